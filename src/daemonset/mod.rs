@@ -1,0 +1,164 @@
+//! DaemonSets: the rules on the pod template (`spec.template.spec`).
+
+pub mod host_paths;
+pub mod tolerations;
+
+use serde_json::{Map, Value};
+
+use crate::drivers::DriverRules;
+use crate::fields::{Reported, UNREADABLE, list, object, string};
+use crate::policy::DaemonSetRules;
+use crate::violation::{Findings, Violation, render_str};
+
+pub const POD_SPEC: &str = "spec.template.spec";
+
+/// Every kind of container whose mounts reach the pod's volumes.
+pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
+
+const RULE_NODE_NAME: &str = "daemonSets.allowNodeName";
+const RULE_INLINE_CSI: &str = "csiDrivers.allowed";
+
+/// A change the rules want, applied once every rule has read the object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    MakeReadOnly {
+        container_list: &'static str,
+        container: usize,
+        mount: usize,
+    },
+    AddToleration(Value),
+}
+
+/// Judges a DaemonSet and applies the mutations the settings enable.
+pub fn evaluate(
+    object: &mut Map<String, Value>,
+    rules: &DaemonSetRules,
+    drivers: &DriverRules,
+) -> Findings {
+    let mut findings = Findings::default();
+    let mut edits = Vec::new();
+    if let Some(pod_spec) = pod_spec(object, &mut findings) {
+        host_paths::check(pod_spec, &rules.host_paths, &mut findings, &mut edits);
+        tolerations::check(pod_spec, &rules.tolerations, &mut findings, &mut edits);
+        check_inline_csi(pod_spec, drivers, &mut findings);
+        check_node_name(pod_spec, rules.allow_node_name, &mut findings);
+    }
+    if !edits.is_empty() {
+        apply(object, edits);
+    }
+    findings
+}
+
+fn pod_spec<'a>(
+    daemon_set: &'a Map<String, Value>,
+    findings: &mut Findings,
+) -> Option<&'a Map<String, Value>> {
+    let spec = object(daemon_set, "spec", || "spec".into(), findings);
+    let template = spec.and_then(|s| object(s, "template", || "spec.template".into(), findings));
+    let pod_spec = template.and_then(|t| object(t, "spec", || POD_SPEC.into(), findings));
+    if pod_spec.is_none() && findings.violations.is_empty() {
+        findings.push(Violation::new(
+            POD_SPEC,
+            "null",
+            UNREADABLE,
+            "a DaemonSet needs a pod template to be judged",
+        ));
+    }
+    pod_spec
+}
+
+fn check_inline_csi(pod_spec: &Map<String, Value>, drivers: &DriverRules, findings: &mut Findings) {
+    let volumes = list(
+        pod_spec,
+        "volumes",
+        || format!("{POD_SPEC}.volumes"),
+        findings,
+    );
+    for (v, volume) in volumes.iter().enumerate() {
+        // Unreadable volumes were already reported by the hostPath rule.
+        let Value::Object(volume) = volume else {
+            continue;
+        };
+        let path = format!("{POD_SPEC}.volumes[{v}].csi");
+        let Some(csi) = object(volume, "csi", || path.clone(), findings) else {
+            continue;
+        };
+        let field = format!("{path}.driver");
+        match string(csi, "driver", || field.clone(), findings) {
+            Ok(Some(driver)) => {
+                if let Some(reason) = drivers.refusal(driver) {
+                    findings.push(Violation::new(
+                        field,
+                        render_str(driver),
+                        RULE_INLINE_CSI,
+                        reason,
+                    ));
+                }
+            }
+            Ok(None) => findings.push(Violation::new(
+                field,
+                "null",
+                RULE_INLINE_CSI,
+                "inline CSI volume without a driver",
+            )),
+            Err(Reported) => {}
+        }
+    }
+}
+
+fn check_node_name(pod_spec: &Map<String, Value>, allowed: bool, findings: &mut Findings) {
+    let field = format!("{POD_SPEC}.nodeName");
+    if let Ok(Some(node)) = string(pod_spec, "nodeName", || field.clone(), findings)
+        && !node.is_empty()
+        && !allowed
+    {
+        findings.push(Violation::new(
+            field,
+            render_str(node),
+            RULE_NODE_NAME,
+            "nodeName bypasses the scheduler and every taint",
+        ));
+    }
+}
+
+/// Applies edits to the request's own JSON: only the targeted fields change.
+fn apply(object: &mut Map<String, Value>, edits: Vec<Edit>) {
+    let Some(pod_spec) = object
+        .get_mut("spec")
+        .and_then(|s| s.get_mut("template"))
+        .and_then(|t| t.get_mut("spec"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for edit in edits {
+        match edit {
+            Edit::MakeReadOnly {
+                container_list,
+                container,
+                mount,
+            } => {
+                if let Some(mount) = pod_spec
+                    .get_mut(container_list)
+                    .and_then(|c| c.get_mut(container))
+                    .and_then(|c| c.get_mut("volumeMounts"))
+                    .and_then(|m| m.get_mut(mount))
+                    .and_then(Value::as_object_mut)
+                {
+                    mount.insert("readOnly".into(), Value::Bool(true));
+                }
+            }
+            Edit::AddToleration(toleration) => {
+                let slot = pod_spec
+                    .entry("tolerations")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if slot.is_null() {
+                    *slot = Value::Array(Vec::new());
+                }
+                if let Value::Array(items) = slot {
+                    items.push(toleration);
+                }
+            }
+        }
+    }
+}

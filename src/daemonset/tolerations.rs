@@ -1,0 +1,426 @@
+//! Tolerations: the wildcard, forbidden keys, the allow-list and the
+//! tolerations every node agent must carry.
+
+use serde_json::{Map, Value};
+
+use super::{Edit, POD_SPEC};
+use crate::fields::{item, list, string};
+use crate::settings::{RequiredToleration, TolerationPattern, TolerationSettings};
+use crate::settings_errors::SettingErrors;
+use crate::violation::{Findings, Violation, render};
+
+const RULE_WILDCARD: &str = "daemonSets.tolerations.allowWildcard";
+const RULE_FORBIDDEN: &str = "daemonSets.tolerations.forbidden";
+const RULE_ALLOWED: &str = "daemonSets.tolerations.allowed";
+const RULE_REQUIRED: &str = "daemonSets.tolerations.required";
+
+const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+const OPERATORS: &[&str] = &["Equal", "Exists"];
+
+/// Added by the DaemonSet controller to every DaemonSet pod, so always
+/// allowed.
+pub const DAEMONSET_CONTROLLER_KEYS: &[&str] = &[
+    "node.kubernetes.io/not-ready",
+    "node.kubernetes.io/unreachable",
+    "node.kubernetes.io/disk-pressure",
+    "node.kubernetes.io/memory-pressure",
+    "node.kubernetes.io/pid-pressure",
+    "node.kubernetes.io/unschedulable",
+    "node.kubernetes.io/network-unavailable",
+];
+
+/// A toleration as Kubernetes reads it: absent fields take their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Toleration<'a> {
+    pub key: &'a str,
+    pub operator: &'a str,
+    pub value: &'a str,
+    pub effect: &'a str,
+}
+
+impl Toleration<'_> {
+    /// An empty key with `Exists` tolerates every taint.
+    pub fn is_wildcard(&self) -> bool {
+        self.key.is_empty() && self.operator == "Exists"
+    }
+
+    /// True when every taint `other` tolerates is tolerated by `self`.
+    fn covers(&self, other: &Toleration<'_>) -> bool {
+        if self.is_wildcard() {
+            return self.effect.is_empty() || self.effect == other.effect;
+        }
+        self.key == other.key
+            && (self.effect.is_empty() || self.effect == other.effect)
+            && (self.operator == "Exists"
+                || (other.operator == "Equal" && self.value == other.value))
+    }
+}
+
+impl<'a> From<&'a RequiredToleration> for Toleration<'a> {
+    fn from(r: &'a RequiredToleration) -> Self {
+        Toleration {
+            key: &r.key,
+            operator: r.operator.as_deref().unwrap_or("Equal"),
+            value: r.value.as_deref().unwrap_or(""),
+            effect: r.effect.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TolerationRules {
+    settings: TolerationSettings,
+}
+
+impl TolerationRules {
+    pub fn compile(settings: &TolerationSettings, errors: &mut SettingErrors) -> Self {
+        let base = "daemonSets.tolerations";
+        for (i, f) in settings.forbidden.iter().enumerate() {
+            if f.key.trim().is_empty() {
+                errors.add(
+                    format!("{base}.forbidden[{i}].key"),
+                    "empty key (the wildcard is governed by allowWildcard)",
+                );
+            }
+            check_effect(
+                f.effect.as_deref(),
+                &format!("{base}.forbidden[{i}]"),
+                errors,
+            );
+        }
+        for (i, a) in settings.allowed.iter().flatten().enumerate() {
+            let path = format!("{base}.allowed[{i}]");
+            if a.key.trim().is_empty() {
+                errors.add(
+                    format!("{path}.key"),
+                    "empty key (the wildcard is governed by allowWildcard)",
+                );
+            }
+            check_operator(a.operator.as_deref(), &path, errors);
+            check_effect(a.effect.as_deref(), &path, errors);
+        }
+        for (i, r) in settings.required.iter().enumerate() {
+            check_required(settings, i, r, errors);
+        }
+        Self {
+            settings: settings.clone(),
+        }
+    }
+}
+
+fn check_effect(effect: Option<&str>, path: &str, errors: &mut SettingErrors) {
+    if let Some(effect) = effect
+        && !effect.is_empty()
+        && !EFFECTS.contains(&effect)
+    {
+        errors.add(
+            format!("{path}.effect"),
+            format!("{effect:?} is not a taint effect ({})", EFFECTS.join(", ")),
+        );
+    }
+}
+
+fn check_operator(operator: Option<&str>, path: &str, errors: &mut SettingErrors) {
+    if let Some(op) = operator
+        && !OPERATORS.contains(&op)
+    {
+        errors.add(
+            format!("{path}.operator"),
+            format!("{op:?} is not a toleration operator (Equal, Exists)"),
+        );
+    }
+}
+
+fn check_required(
+    settings: &TolerationSettings,
+    i: usize,
+    required: &RequiredToleration,
+    errors: &mut SettingErrors,
+) {
+    let path = format!("daemonSets.tolerations.required[{i}]");
+    if required.key.trim().is_empty() {
+        errors.add(
+            format!("{path}.key"),
+            "empty key: a required toleration names a taint",
+        );
+    }
+    check_operator(required.operator.as_deref(), &path, errors);
+    check_effect(required.effect.as_deref(), &path, errors);
+    let toleration = Toleration::from(required);
+    if toleration.operator == "Exists" && !toleration.value.is_empty() {
+        errors.add(
+            format!("{path}.value"),
+            "must be empty with operator Exists",
+        );
+    }
+    if let Some(j) = settings
+        .forbidden
+        .iter()
+        .position(|f| hits_forbidden(&toleration, &f.key, f.effect.as_deref()))
+    {
+        errors.add(
+            &path,
+            format!("contradicts daemonSets.tolerations.forbidden[{j}] (same key)"),
+        );
+    }
+    if let Some(allowed) = &settings.allowed
+        && !is_controller_toleration(&toleration)
+        && !allowed.iter().any(|a| pattern_matches(a, &toleration))
+    {
+        errors.add(
+            &path,
+            "is not matched by any daemonSets.tolerations.allowed entry",
+        );
+    }
+}
+
+/// Forbidden keys compare case-insensitively: a spelling the scheduler would
+/// not match is harmless, and refusing it closes the door on look-alikes.
+fn hits_forbidden(toleration: &Toleration<'_>, key: &str, effect: Option<&str>) -> bool {
+    let key_hit = toleration.key.trim().eq_ignore_ascii_case(key.trim());
+    let effect_hit = match effect.filter(|e| !e.is_empty()) {
+        None => true,
+        Some(effect) => toleration.effect.is_empty() || toleration.effect == effect,
+    };
+    key_hit && effect_hit
+}
+
+fn pattern_matches(pattern: &TolerationPattern, toleration: &Toleration<'_>) -> bool {
+    pattern.key == toleration.key
+        && pattern
+            .operator
+            .as_deref()
+            .is_none_or(|op| op == toleration.operator)
+        && pattern
+            .value
+            .as_deref()
+            .is_none_or(|v| v == toleration.value)
+        && pattern
+            .effect
+            .as_deref()
+            .is_none_or(|e| e.is_empty() || e == toleration.effect)
+}
+
+fn is_controller_toleration(toleration: &Toleration<'_>) -> bool {
+    DAEMONSET_CONTROLLER_KEYS.contains(&toleration.key)
+}
+
+/// Reads one toleration; `None` when a field has the wrong type (reported).
+fn read_toleration<'a>(
+    map: &'a Map<String, Value>,
+    path: &str,
+    findings: &mut Findings,
+) -> Option<Toleration<'a>> {
+    let mut field = |name: &str| {
+        string(map, name, || format!("{path}.{name}"), findings).map(|v| v.unwrap_or(""))
+    };
+    let key = field("key");
+    let operator = field("operator");
+    let value = field("value");
+    let effect = field("effect");
+    Some(Toleration {
+        key: key.ok()?,
+        operator: match operator.ok()? {
+            "" => "Equal",
+            op => op,
+        },
+        value: value.ok()?,
+        effect: effect.ok()?,
+    })
+}
+
+pub fn check(
+    pod_spec: &Map<String, Value>,
+    rules: &TolerationRules,
+    findings: &mut Findings,
+    edits: &mut Vec<Edit>,
+) {
+    let settings = &rules.settings;
+    let base = format!("{POD_SPEC}.tolerations");
+    let items = list(pod_spec, "tolerations", || base.clone(), findings);
+    let mut present = Vec::with_capacity(items.len());
+    let mut readable = true;
+    for (i, raw) in items.iter().enumerate() {
+        let path = format!("{base}[{i}]");
+        let Some(map) = item(raw, || path.clone(), findings) else {
+            readable = false;
+            continue;
+        };
+        let Some(toleration) = read_toleration(map, &path, findings) else {
+            readable = false;
+            continue;
+        };
+        judge(&toleration, raw, &path, settings, findings);
+        present.push(toleration);
+    }
+    if readable {
+        require(&present, &base, settings, findings, edits);
+    }
+}
+
+fn judge(
+    toleration: &Toleration<'_>,
+    raw: &Value,
+    path: &str,
+    settings: &TolerationSettings,
+    findings: &mut Findings,
+) {
+    if toleration.is_wildcard() {
+        if !settings.allow_wildcard {
+            findings.push(Violation::new(
+                path,
+                compact(raw),
+                RULE_WILDCARD,
+                "empty key with operator Exists tolerates every taint, control-plane and NoExecute included",
+            ));
+        }
+        return;
+    }
+    if let Some(forbidden) = settings
+        .forbidden
+        .iter()
+        .find(|f| hits_forbidden(toleration, &f.key, f.effect.as_deref()))
+    {
+        let scope = forbidden
+            .effect
+            .as_deref()
+            .map_or(String::new(), |e| format!(" with effect {e}"));
+        findings.push(Violation::new(
+            path,
+            compact(raw),
+            RULE_FORBIDDEN,
+            format!("tolerates forbidden taint {}{scope}", forbidden.key),
+        ));
+        return;
+    }
+    if let Some(allowed) = &settings.allowed
+        && !is_controller_toleration(toleration)
+        && !allowed.iter().any(|a| pattern_matches(a, toleration))
+    {
+        findings.push(Violation::new(
+            path,
+            compact(raw),
+            RULE_ALLOWED,
+            "matches no allowed toleration",
+        ));
+    }
+}
+
+fn require(
+    present: &[Toleration<'_>],
+    base: &str,
+    settings: &TolerationSettings,
+    findings: &mut Findings,
+    edits: &mut Vec<Edit>,
+) {
+    for (r, required) in settings.required.iter().enumerate() {
+        let wanted = Toleration::from(required);
+        if present.iter().any(|t| t.covers(&wanted)) {
+            continue;
+        }
+        let rendered = describe(&wanted);
+        if settings.mutate {
+            findings.note(format!("{base}: added required toleration {rendered}"));
+            edits.push(Edit::AddToleration(required_json(required)));
+        } else {
+            findings.push(Violation::new(
+                base,
+                "missing",
+                RULE_REQUIRED,
+                format!("required toleration {rendered} (required[{r}]) is missing"),
+            ));
+        }
+    }
+}
+
+fn describe(t: &Toleration<'_>) -> String {
+    let mut s = format!("{} {}", t.key, t.operator);
+    if !t.value.is_empty() {
+        s.push(' ');
+        s.push_str(t.value);
+    }
+    if !t.effect.is_empty() {
+        s.push(':');
+        s.push_str(t.effect);
+    }
+    s
+}
+
+fn required_json(required: &RequiredToleration) -> Value {
+    let mut map = Map::new();
+    map.insert("key".into(), Value::from(required.key.as_str()));
+    map.insert(
+        "operator".into(),
+        Value::from(required.operator.as_deref().unwrap_or("Equal")),
+    );
+    if let Some(value) = required.value.as_deref().filter(|v| !v.is_empty()) {
+        map.insert("value".into(), Value::from(value));
+    }
+    if let Some(effect) = required.effect.as_deref().filter(|e| !e.is_empty()) {
+        map.insert("effect".into(), Value::from(effect));
+    }
+    Value::Object(map)
+}
+
+/// Tolerations are small: show them whole, as compact JSON.
+fn compact(raw: &Value) -> String {
+    let text = raw.to_string();
+    if text.len() > 120 { render(raw) } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t<'a>(key: &'a str, operator: &'a str, value: &'a str, effect: &'a str) -> Toleration<'a> {
+        Toleration {
+            key,
+            operator,
+            value,
+            effect,
+        }
+    }
+
+    #[test]
+    fn wildcard_is_empty_key_with_exists() {
+        assert!(t("", "Exists", "", "").is_wildcard());
+        assert!(t("", "Exists", "", "NoExecute").is_wildcard());
+        assert!(!t("a", "Exists", "", "").is_wildcard());
+    }
+
+    #[test]
+    fn coverage_follows_kubernetes_matching() {
+        let exists_any_effect = t("k", "Exists", "", "");
+        assert!(exists_any_effect.covers(&t("k", "Equal", "v", "NoSchedule")));
+        assert!(exists_any_effect.covers(&t("k", "Exists", "", "NoExecute")));
+        assert!(!t("k", "Equal", "v", "").covers(&t("k", "Exists", "", "")));
+        assert!(!t("k", "Exists", "", "NoSchedule").covers(&t("k", "Exists", "", "")));
+        assert!(t("", "Exists", "", "").covers(&t("k", "Equal", "v", "NoSchedule")));
+        assert!(!t("other", "Exists", "", "").covers(&t("k", "Exists", "", "")));
+    }
+
+    #[test]
+    fn forbidden_keys_match_any_case_and_effectless_tolerations() {
+        let key = "node-role.kubernetes.io/control-plane";
+        assert!(hits_forbidden(
+            &t("Node-Role.Kubernetes.io/Control-Plane", "Exists", "", ""),
+            key,
+            None
+        ));
+        assert!(hits_forbidden(
+            &t(key, "Equal", "", ""),
+            key,
+            Some("NoSchedule")
+        ));
+        assert!(hits_forbidden(
+            &t(key, "Equal", "x", "NoSchedule"),
+            key,
+            Some("NoSchedule")
+        ));
+        assert!(!hits_forbidden(
+            &t(key, "Exists", "", "NoExecute"),
+            key,
+            Some("NoSchedule")
+        ));
+    }
+}

@@ -1,0 +1,174 @@
+//! Requests the policy lets through untouched, by namespace, object name or
+//! requester.
+
+use crate::settings::Exemptions;
+use crate::settings_errors::SettingErrors;
+
+/// Who asks, and for what.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requester<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// DaemonSets are namespaced; StorageClasses and CSIDrivers are not.
+    pub namespaced: bool,
+    pub username: &'a str,
+    pub groups: &'a [String],
+}
+
+pub fn compile(exemptions: &Exemptions, errors: &mut SettingErrors) {
+    let lists = [
+        ("namespaces", &exemptions.namespaces),
+        ("names", &exemptions.names),
+        ("users", &exemptions.users),
+        ("groups", &exemptions.groups),
+        ("serviceAccounts", &exemptions.service_accounts),
+    ];
+    for (list, entries) in lists {
+        for (i, entry) in entries.iter().enumerate() {
+            if entry.trim().is_empty() {
+                errors.add(format!("exemptions.{list}[{i}]"), "empty entry");
+            }
+        }
+    }
+    for (i, sa) in exemptions.service_accounts.iter().enumerate() {
+        if !matches!(sa.split_once('/'), Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+        {
+            errors.add(
+                format!("exemptions.serviceAccounts[{i}]"),
+                format!("{sa:?} must be namespace/name"),
+            );
+        }
+    }
+    for (i, name) in exemptions.names.iter().enumerate() {
+        if name.matches('/').count() > 1 || name.starts_with('/') || name.ends_with('/') {
+            errors.add(
+                format!("exemptions.names[{i}]"),
+                format!("{name:?} must be name or namespace/name"),
+            );
+        }
+    }
+}
+
+/// The exemption that applies, described for the warning, if any.
+pub fn matching(exemptions: &Exemptions, who: &Requester<'_>) -> Option<String> {
+    let found = |list: &str, entries: &[String], hit: &dyn Fn(&str) -> bool| {
+        entries
+            .iter()
+            .position(|e| hit(e))
+            .map(|i| format!("exemptions.{list}[{i}] ({})", entries[i]))
+    };
+    let qualified = format!("{}/{}", who.namespace, who.name);
+    let namespaced = who.namespaced;
+    found("namespaces", &exemptions.namespaces, &|e| {
+        namespaced && e == who.namespace
+    })
+    .or_else(|| {
+        found("names", &exemptions.names, &|e| {
+            !who.name.is_empty()
+                && if namespaced {
+                    e == qualified
+                } else {
+                    e == who.name
+                }
+        })
+    })
+    .or_else(|| found("users", &exemptions.users, &|e| e == who.username))
+    .or_else(|| {
+        found("groups", &exemptions.groups, &|e| {
+            who.groups.iter().any(|g| g == e)
+        })
+    })
+    .or_else(|| {
+        found("serviceAccounts", &exemptions.service_accounts, &|e| {
+            e.split_once('/').is_some_and(|(ns, name)| {
+                who.username
+                    .strip_prefix("system:serviceaccount:")
+                    .and_then(|rest| rest.split_once(':'))
+                    == Some((ns, name))
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exemptions() -> Exemptions {
+        Exemptions {
+            namespaces: vec!["kube-system".into()],
+            names: vec!["logging/fluent-bit".into(), "legacy-gp2".into()],
+            users: vec!["admin@example.com".into()],
+            groups: vec!["platform-admins".into()],
+            service_accounts: vec!["argocd/argocd-application-controller".into()],
+        }
+    }
+
+    #[test]
+    fn namespaces_only_exempt_namespaced_objects() {
+        let who = Requester {
+            namespace: "kube-system",
+            namespaced: true,
+            ..Default::default()
+        };
+        assert!(matching(&exemptions(), &who).is_some());
+        let cluster_scoped = Requester {
+            namespace: "kube-system",
+            namespaced: false,
+            ..Default::default()
+        };
+        assert!(matching(&exemptions(), &cluster_scoped).is_none());
+    }
+
+    #[test]
+    fn names_are_qualified_for_namespaced_objects() {
+        let ds = Requester {
+            namespace: "logging",
+            name: "fluent-bit",
+            namespaced: true,
+            ..Default::default()
+        };
+        assert!(matching(&exemptions(), &ds).is_some());
+        let other_ns = Requester {
+            namespace: "default",
+            name: "fluent-bit",
+            namespaced: true,
+            ..Default::default()
+        };
+        assert!(matching(&exemptions(), &other_ns).is_none());
+        let sc = Requester {
+            name: "legacy-gp2",
+            ..Default::default()
+        };
+        assert!(matching(&exemptions(), &sc).is_some());
+    }
+
+    #[test]
+    fn service_accounts_match_their_username() {
+        let who = Requester {
+            username: "system:serviceaccount:argocd:argocd-application-controller",
+            ..Default::default()
+        };
+        let hit = matching(&exemptions(), &who).unwrap_or_default();
+        assert!(hit.starts_with("exemptions.serviceAccounts[0]"), "{hit}");
+        let impostor = Requester {
+            username: "system:serviceaccount:argocd:argocd-application-controller:x",
+            ..Default::default()
+        };
+        assert!(matching(&exemptions(), &impostor).is_none());
+    }
+
+    #[test]
+    fn refuses_malformed_entries() {
+        let mut errors = SettingErrors::default();
+        compile(
+            &Exemptions {
+                service_accounts: vec!["no-slash".into()],
+                names: vec!["a/b/c".into(), " ".into()],
+                ..Default::default()
+            },
+            &mut errors,
+        );
+        assert_eq!(errors.into_vec().len(), 3);
+    }
+}

@@ -1,0 +1,194 @@
+//! Reading the fields the rules need from untyped JSON.
+//!
+//! The object stays a `serde_json::Value` so that mutations keep every
+//! field, known or not. A field of the wrong type is a violation (the object
+//! cannot be judged, so it is refused) rather than silently skipped.
+
+use serde_json::{Map, Value};
+
+use crate::violation::{Findings, Violation, render};
+
+pub const UNREADABLE: &str = "readable object";
+
+/// A field had the wrong type; the violation is already recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported;
+
+/// Absent and `null` both mean "not set", as in the Kubernetes API.
+pub fn get<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).filter(|v| !v.is_null())
+}
+
+fn wrong_type(findings: &mut Findings, path: &str, value: &Value, expected: &str) {
+    findings.push(Violation::new(
+        path,
+        render(value),
+        UNREADABLE,
+        format!("expected {expected}, found {}", kind_of(value)),
+    ));
+}
+
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A child object; `None` when unset or of the wrong type (then reported).
+pub fn object<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Option<&'a Map<String, Value>> {
+    match get(parent, key)? {
+        Value::Object(map) => Some(map),
+        other => {
+            wrong_type(findings, &path(), other, "an object");
+            None
+        }
+    }
+}
+
+/// A child list; empty when unset or of the wrong type (then reported).
+pub fn list<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> &'a [Value] {
+    match get(parent, key) {
+        None => &[],
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            wrong_type(findings, &path(), other, "a list");
+            &[]
+        }
+    }
+}
+
+/// A list item that must be an object.
+pub fn item<'a>(
+    value: &'a Value,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Option<&'a Map<String, Value>> {
+    match value {
+        Value::Object(map) => Some(map),
+        other => {
+            wrong_type(findings, &path(), other, "an object");
+            None
+        }
+    }
+}
+
+/// A string field; `Ok(None)` when unset, `Err(Reported)` when of the wrong type
+/// (then reported) so that callers can tell "unset" from "unreadable".
+pub fn string<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Result<Option<&'a str>, Reported> {
+    match get(parent, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => {
+            wrong_type(findings, &path(), other, "a string");
+            Err(Reported)
+        }
+    }
+}
+
+/// A boolean field, with the same contract as [`string`].
+pub fn boolean(
+    parent: &Map<String, Value>,
+    key: &str,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Result<Option<bool>, Reported> {
+    match get(parent, key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => {
+            wrong_type(findings, &path(), other, "a boolean");
+            Err(Reported)
+        }
+    }
+}
+
+/// A `map[string]string` field (labels, parameters); entries of the wrong
+/// type are reported and skipped.
+pub fn string_map<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    findings: &mut Findings,
+) -> Vec<(&'a str, &'a str)> {
+    let Some(map) = object(parent, key, || path.to_string(), findings) else {
+        return Vec::new();
+    };
+    let mut entries = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        match v {
+            Value::String(s) => entries.push((k.as_str(), s.as_str())),
+            other => wrong_type(findings, &format!("{path}.{k}"), other, "a string"),
+        }
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn null_is_unset() {
+        let m = map(json!({"a": null}));
+        let mut f = Findings::default();
+        assert_eq!(string(&m, "a", || "a".into(), &mut f), Ok(None));
+        assert!(list(&m, "a", || "a".into(), &mut f).is_empty());
+        assert!(f.violations.is_empty());
+    }
+
+    #[test]
+    fn wrong_types_are_reported_with_their_path() {
+        let m = map(json!({"volumes": {"x": 1}, "path": 3, "ro": "yes"}));
+        let mut f = Findings::default();
+        assert!(list(&m, "volumes", || "spec.volumes".into(), &mut f).is_empty());
+        assert_eq!(string(&m, "path", || "p".into(), &mut f), Err(Reported));
+        assert_eq!(boolean(&m, "ro", || "r".into(), &mut f), Err(Reported));
+        let rendered: Vec<String> = f.violations.iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            rendered,
+            [
+                "spec.volumes={...}: expected a list, found an object [readable object]",
+                "p=3: expected a string, found a number [readable object]",
+                "r=\"yes\": expected a boolean, found a string [readable object]",
+            ]
+        );
+    }
+
+    #[test]
+    fn string_maps_skip_and_report_non_strings() {
+        let m = map(json!({"parameters": {"type": "gp3", "iops": 3000}}));
+        let mut f = Findings::default();
+        let entries = string_map(&m, "parameters", "parameters", &mut f);
+        assert_eq!(entries, [("type", "gp3")]);
+        assert_eq!(f.violations.len(), 1);
+        assert_eq!(f.violations[0].path, "parameters.iops");
+    }
+}

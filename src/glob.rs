@@ -1,0 +1,179 @@
+//! CSI driver name patterns.
+//!
+//! A pattern is an exact driver name or a glob in which `*` stands for one
+//! or more characters other than `.`: `*.csi.example.com` matches
+//! `nfs.csi.example.com` but neither `a.b.csi.example.com` nor
+//! `csi.example.com`. Matching is anchored at both ends and case-sensitive,
+//! like driver names, so `evil-ebs.csi.aws.com.attacker.io` never matches a
+//! pattern ending in `.csi.aws.com`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverGlob {
+    pattern: String,
+}
+
+impl fmt::Display for DriverGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pattern)
+    }
+}
+
+impl DriverGlob {
+    /// Checks the pattern: DNS-like labels of letters, digits, `-` and `*`,
+    /// no empty label, no `**`, at most 253 characters.
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        if pattern.is_empty() {
+            return Err("empty driver pattern".into());
+        }
+        if pattern.len() > 253 {
+            return Err("driver pattern longer than 253 characters".into());
+        }
+        if let Some(c) = pattern
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_')))
+        {
+            return Err(format!(
+                "character {c:?} is not allowed in a driver pattern"
+            ));
+        }
+        if pattern.contains("**") {
+            return Err("'**' is not supported: '*' never crosses a '.'".into());
+        }
+        if pattern.split('.').any(str::is_empty) {
+            return Err("empty label (leading, trailing or doubled '.')".into());
+        }
+        Ok(Self {
+            pattern: pattern.to_string(),
+        })
+    }
+
+    pub fn is_literal(&self) -> bool {
+        !self.pattern.contains('*')
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        glob_match(self.pattern.as_bytes(), name.as_bytes())
+    }
+}
+
+/// Stars never produce a `.`, so the labels of the pattern and of the name
+/// pair up one to one and each pair is matched on its own.
+fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    let mut pattern_labels = pattern.split(|&b| b == b'.');
+    let mut name_labels = name.split(|&b| b == b'.');
+    loop {
+        match (pattern_labels.next(), name_labels.next()) {
+            (Some(p), Some(n)) if label_match(p, n) => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Greedy wildcard matching with single backtracking point, linear in
+/// practice and never recursive, so a hostile name cannot blow the stack.
+/// `*` must consume at least one character, so it is read as "any one
+/// character, then any run".
+fn label_match(pattern: &[u8], label: &[u8]) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Token {
+        AnyOne,
+        AnyRun,
+        Byte(u8),
+    }
+    let tokens: Vec<Token> = pattern
+        .iter()
+        .flat_map(|&b| match b {
+            b'*' => [Some(Token::AnyOne), Some(Token::AnyRun)],
+            other => [Some(Token::Byte(other)), None],
+        })
+        .flatten()
+        .collect();
+    let (mut t, mut n) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while n < label.len() {
+        match tokens.get(t) {
+            Some(Token::AnyRun) => {
+                backtrack = Some((t + 1, n));
+                t += 1;
+            }
+            Some(Token::AnyOne) => {
+                t += 1;
+                n += 1;
+            }
+            Some(Token::Byte(b)) if *b == label[n] => {
+                t += 1;
+                n += 1;
+            }
+            _ => match backtrack {
+                Some((after_run, consumed)) => {
+                    backtrack = Some((after_run, consumed + 1));
+                    t = after_run;
+                    n = consumed + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    tokens[t..].iter().all(|&tok| tok == Token::AnyRun)
+}
+
+/// True when any pattern matches the name.
+pub fn any_matches(patterns: &[DriverGlob], name: &str) -> bool {
+    patterns.iter().any(|g| g.matches(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn glob(p: &str) -> DriverGlob {
+        DriverGlob::parse(p).expect("valid test pattern")
+    }
+
+    #[test]
+    fn literal_matches_exactly() {
+        assert!(glob("ebs.csi.aws.com").matches("ebs.csi.aws.com"));
+        assert!(!glob("ebs.csi.aws.com").matches("ebs.csi.aws.com.attacker.io"));
+        assert!(!glob("ebs.csi.aws.com").matches("EBS.csi.aws.com"));
+    }
+
+    #[test]
+    fn star_is_one_or_more_characters_within_a_label() {
+        let g = glob("*.csi.example.com");
+        assert!(g.matches("nfs.csi.example.com"));
+        assert!(!g.matches("csi.example.com"));
+        assert!(!g.matches(".csi.example.com"));
+        assert!(!g.matches("a.b.csi.example.com"));
+        assert!(!g.matches("nfs.csi.example.com.attacker.io"));
+    }
+
+    #[test]
+    fn star_inside_a_label() {
+        let g = glob("csi-*.example.com");
+        assert!(g.matches("csi-nfs.example.com"));
+        assert!(!g.matches("csi-.example.com"));
+        assert!(!g.matches("csi-a.b.example.com"));
+        let g = glob("*-ebs.csi.aws.com");
+        assert!(g.matches("evil-ebs.csi.aws.com"));
+        assert!(!g.matches("evil-ebs.csi.aws.com.attacker.io"));
+    }
+
+    #[test]
+    fn star_backtracks_within_a_label() {
+        assert!(glob("*a.example.com").matches("banana.example.com"));
+        assert!(glob("a*a*a.x").matches("aaaaa.x"));
+        assert!(!glob("a*a*a.x").matches("aa.x"));
+        assert!(glob("*").matches("x"));
+        assert!(!glob("*").matches("x.y"));
+    }
+
+    #[test]
+    fn refuses_malformed_patterns() {
+        for bad in ["", "*.", ".csi", "a..b", "**.x", "a b", "a/b", "é.x"] {
+            assert!(DriverGlob::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Settings compiled once per evaluation into what the rules use: paths
+//! normalised, globs parsed. Compilation is also settings validation, so the
+//! two can never disagree.
+
+use crate::daemonset::host_paths::HostPathRules;
+use crate::daemonset::tolerations::TolerationRules;
+use crate::drivers::DriverRules;
+use crate::exemptions;
+use crate::settings::{Exemptions, Mode, Settings};
+use crate::settings_errors::SettingErrors;
+use crate::storage::storage_class::StorageClassRules;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DaemonSetRules {
+    pub mode: Mode,
+    pub host_paths: HostPathRules,
+    pub tolerations: TolerationRules,
+    pub allow_node_name: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Policy {
+    pub exemptions: Exemptions,
+    pub drivers: DriverRules,
+    pub daemon_sets: DaemonSetRules,
+    pub storage_classes: StorageClassRules,
+}
+
+impl Policy {
+    /// Every problem of the settings, each as `path: reason`.
+    pub fn compile(settings: &Settings) -> Result<Self, Vec<String>> {
+        let mut errors = SettingErrors::default();
+        exemptions::compile(&settings.exemptions, &mut errors);
+        let drivers = DriverRules::compile(&settings.csi_drivers, &mut errors);
+        let ds = &settings.daemon_sets;
+        let daemon_sets = DaemonSetRules {
+            mode: ds.mode,
+            host_paths: HostPathRules::compile(&ds.host_paths, &mut errors),
+            tolerations: TolerationRules::compile(&ds.tolerations, &mut errors),
+            allow_node_name: ds.allow_node_name,
+        };
+        let storage_classes = StorageClassRules::compile(&settings.storage_classes, &mut errors);
+        if errors.is_empty() {
+            Ok(Self {
+                exemptions: settings.exemptions.clone(),
+                drivers,
+                daemon_sets,
+                storage_classes,
+            })
+        } else {
+            Err(errors.into_vec())
+        }
+    }
+}
+
+/// Parses settings JSON with the path of the first field that does not fit.
+pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let settings: Settings = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
+/// Settings from JSON, validated: the message lists every problem.
+pub fn load(json: &[u8]) -> Result<Policy, String> {
+    let settings = parse_settings(json)?;
+    Policy::compile(&settings).map_err(|errors| errors.join("; "))
+}

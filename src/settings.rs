@@ -1,0 +1,263 @@
+//! Policy settings: their shape (camelCase, every field optional, secure
+//! defaults) and their validation at load time.
+//!
+//! Validation collects every problem with the path of the setting that
+//! holds it, so an operator fixes a bad configuration in one pass.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// What a rule group does with its violations.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Reject the request.
+    #[default]
+    Enforce,
+    /// Accept the request; violations become admission warnings.
+    Warn,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    pub exemptions: Exemptions,
+    pub csi_drivers: CsiDriverSettings,
+    pub daemon_sets: DaemonSetSettings,
+    pub storage_classes: StorageClassSettings,
+}
+
+/// Requests that bypass the policy (accepted with a warning naming the
+/// exemption that applied).
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Exemptions {
+    /// Namespaces whose DaemonSets are exempt.
+    pub namespaces: Vec<String>,
+    /// `namespace/name` for DaemonSets, `name` for StorageClasses and CSIDrivers.
+    pub names: Vec<String>,
+    /// Requesting user names (`userInfo.username`).
+    pub users: Vec<String>,
+    /// Requesting user groups (`userInfo.groups`).
+    pub groups: Vec<String>,
+    /// `namespace/name` of ServiceAccounts (matched on
+    /// `system:serviceaccount:<namespace>:<name>`).
+    pub service_accounts: Vec<String>,
+}
+
+/// The shared CSI driver allow-list, and the CSIDriver object rules.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct CsiDriverSettings {
+    /// Mode for CSIDriver objects.
+    pub mode: Mode,
+    /// Exact names or globs (`*` = one or more characters other than `.`).
+    /// Absent: any driver. Present and empty: no driver.
+    pub allowed: Option<Vec<String>>,
+    /// Drivers that may declare `volumeLifecycleModes: [Ephemeral]`.
+    pub ephemeral_allowed: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct DaemonSetSettings {
+    pub mode: Mode,
+    pub host_paths: HostPathSettings,
+    pub tolerations: TolerationSettings,
+    /// `spec.template.spec.nodeName` pins every pod to one node and
+    /// bypasses the scheduler and every taint.
+    pub allow_node_name: bool,
+}
+
+impl Default for DaemonSetSettings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            host_paths: HostPathSettings::default(),
+            tolerations: TolerationSettings::default(),
+            allow_node_name: false,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostPathSettings {
+    /// No entry: no hostPath volume at all (Pod Security baseline).
+    pub allowed: Vec<AllowedHostPath>,
+    /// Paths no hostPath may equal, contain or lie under, whatever `allowed`
+    /// says. Defaults to the container runtime sockets and their folders.
+    pub forbidden: Vec<String>,
+    /// Make read-write mounts under a read-only prefix read-only (with a
+    /// warning) instead of rejecting them.
+    pub mutate: bool,
+}
+
+pub const DEFAULT_FORBIDDEN_HOST_PATHS: &[&str] = &[
+    "/run/containerd",
+    "/var/run/containerd",
+    "/run/crio",
+    "/var/run/crio",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/cri-dockerd.sock",
+    "/var/run/cri-dockerd.sock",
+    "/run/k3s/containerd",
+    "/var/lib/kubelet/pki",
+    "/etc/kubernetes",
+];
+
+impl Default for HostPathSettings {
+    fn default() -> Self {
+        Self {
+            allowed: Vec::new(),
+            forbidden: DEFAULT_FORBIDDEN_HOST_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            mutate: false,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct AllowedHostPath {
+    pub path_prefix: String,
+    /// Every mount of a volume under this prefix must be read-only.
+    pub read_only: bool,
+    /// Allowed `hostPath.type` values (`""` is the unset type). Absent: any.
+    pub types: Option<Vec<String>>,
+    /// Allow `mountPropagation: Bidirectional` (CSI node plugins on
+    /// `/var/lib/kubelet`).
+    pub allow_bidirectional: bool,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct TolerationSettings {
+    /// Allow a toleration with an empty key and `operator: Exists`.
+    pub allow_wildcard: bool,
+    /// Keys (optionally with an effect) no DaemonSet may tolerate.
+    pub forbidden: Vec<ForbiddenToleration>,
+    /// When set, every toleration must match one entry (the tolerations the
+    /// DaemonSet controller adds are always allowed).
+    pub allowed: Option<Vec<TolerationPattern>>,
+    /// Tolerations every DaemonSet must carry.
+    pub required: Vec<RequiredToleration>,
+    /// Add missing required tolerations instead of rejecting.
+    pub mutate: bool,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForbiddenToleration {
+    pub key: String,
+    pub effect: Option<String>,
+}
+
+/// An allowed toleration: unset fields match anything.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct TolerationPattern {
+    pub key: String,
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequiredToleration {
+    pub key: String,
+    /// `Equal` (default) or `Exists`.
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    /// Empty or absent: every effect.
+    pub effect: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageClassSettings {
+    pub mode: Mode,
+    /// Accept `kubernetes.io/*` in-tree provisioner names (judged as the CSI
+    /// driver they migrate to).
+    pub allow_in_tree_provisioners: bool,
+    /// Accept `kubernetes.io/no-provisioner` (statically provisioned local
+    /// volumes).
+    pub allow_no_provisioner: bool,
+    pub parameters: Vec<ParameterRules>,
+    pub secrets: SecretReferenceSettings,
+    pub reclaim_policy: FieldRule<String>,
+    pub volume_binding_mode: FieldRule<String>,
+    pub allow_volume_expansion: FieldRule<bool>,
+    pub mount_options: MountOptionRules,
+}
+
+impl Default for StorageClassSettings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            allow_in_tree_provisioners: false,
+            allow_no_provisioner: true,
+            parameters: Vec::new(),
+            secrets: SecretReferenceSettings::default(),
+            reclaim_policy: FieldRule::default(),
+            volume_binding_mode: FieldRule::default(),
+            allow_volume_expansion: FieldRule::default(),
+            mount_options: MountOptionRules::default(),
+        }
+    }
+}
+
+/// Parameter rules for the provisioners a glob matches.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParameterRules {
+    /// Glob on the (in-tree-translated) provisioner.
+    pub provisioner: String,
+    /// Keys that must be present; a non-empty list restricts the value.
+    pub required: BTreeMap<String, Vec<String>>,
+    pub forbidden: Vec<String>,
+    /// Values allowed for a key when it is present.
+    pub allowed_values: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretReferenceSettings {
+    /// Namespaces the `csi.storage.k8s.io/*-secret-namespace` parameters may
+    /// name. Absent: any literal namespace.
+    pub allowed_namespaces: Option<Vec<String>>,
+    /// Allow `${pvc.namespace}`: the secret lives in the PVC's namespace.
+    pub allow_pvc_namespace_template: bool,
+    /// Allow `${pvc.annotations['...']}`: the PVC author picks the secret.
+    pub allow_pvc_annotation_templates: bool,
+}
+
+/// Allowed values for a StorageClass field, and the value to set on CREATE.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldRule<T> {
+    pub allowed: Option<Vec<T>>,
+    pub set: Option<T>,
+}
+
+impl<T> Default for FieldRule<T> {
+    fn default() -> Self {
+        Self {
+            allowed: None,
+            set: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct MountOptionRules {
+    /// Options (or option names before `=`) allowed. Absent: any.
+    pub allowed: Option<Vec<String>>,
+    pub forbidden: Vec<String>,
+}

@@ -1,0 +1,94 @@
+//! CSIDriver objects: the driver's name and its inline (Ephemeral) mode.
+
+use serde_json::{Map, Value};
+
+use crate::drivers::DriverRules;
+use crate::fields::{Reported, UNREADABLE, list, object, string};
+use crate::violation::{Findings, Violation, render_str};
+
+/// Judges a CSIDriver. On UPDATE nothing judged here can change (the name
+/// and `volumeLifecycleModes` are immutable), so only a change is judged.
+pub fn evaluate(
+    driver: &Map<String, Value>,
+    old: Option<&Map<String, Value>>,
+    rules: &DriverRules,
+) -> Findings {
+    let mut findings = Findings::default();
+    let Some(name) = read_name(driver, &mut findings) else {
+        return findings;
+    };
+    let mut old_findings = Findings::default();
+    let old_name = old.and_then(|o| read_name(o, &mut old_findings));
+    if old_name != Some(name)
+        && let Some(reason) = rules.refusal(name)
+    {
+        findings.push(Violation::new(
+            "metadata.name",
+            render_str(name),
+            "csiDrivers.allowed",
+            reason,
+        ));
+    }
+    let ephemeral = declares_ephemeral(driver, &mut findings);
+    let was_ephemeral = old.is_some_and(|o| declares_ephemeral(o, &mut old_findings) == Some(true));
+    if ephemeral == Some(true) && !was_ephemeral && !rules.ephemeral_allowed(name) {
+        findings.push(Violation::new(
+            "spec.volumeLifecycleModes",
+            render_str("Ephemeral"),
+            "csiDrivers.ephemeralAllowed",
+            format!("inline ephemeral volumes of {name} are not allowed"),
+        ));
+    }
+    findings
+}
+
+fn read_name<'a>(driver: &'a Map<String, Value>, findings: &mut Findings) -> Option<&'a str> {
+    let metadata = object(driver, "metadata", || "metadata".into(), findings)?;
+    match string(metadata, "name", || "metadata.name".into(), findings) {
+        Ok(Some(name)) if !name.is_empty() => Some(name),
+        Ok(_) => {
+            findings.push(Violation::new(
+                "metadata.name",
+                "null",
+                UNREADABLE,
+                "a CSIDriver needs a name",
+            ));
+            None
+        }
+        Err(Reported) => None,
+    }
+}
+
+/// `None` when the field cannot be read (reported).
+fn declares_ephemeral(driver: &Map<String, Value>, findings: &mut Findings) -> Option<bool> {
+    let before = findings.violations.len();
+    let spec = object(driver, "spec", || "spec".into(), findings);
+    let modes = spec.map(|s| {
+        list(
+            s,
+            "volumeLifecycleModes",
+            || "spec.volumeLifecycleModes".into(),
+            findings,
+        )
+    });
+    if findings.violations.len() > before {
+        return None;
+    }
+    let mut ephemeral = false;
+    for (i, mode) in modes.unwrap_or(&[]).iter().enumerate() {
+        match mode {
+            Value::String(m) if m == "Ephemeral" => ephemeral = true,
+            Value::String(_) => {}
+            other => {
+                findings.push(Violation::new(
+                    format!("spec.volumeLifecycleModes[{i}]"),
+                    crate::violation::render(other),
+                    UNREADABLE,
+                    "expected a string",
+                ));
+                return None;
+            }
+        }
+    }
+    Some(ephemeral)
+}

@@ -1,0 +1,7 @@
+//! StorageClasses and CSIDrivers (storage.k8s.io/v1).
+
+pub mod class_fields;
+pub mod csi_driver;
+pub mod parameters;
+pub mod secrets;
+pub mod storage_class;
