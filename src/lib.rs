@@ -15,6 +15,9 @@ pub mod settings_errors;
 pub mod storage;
 pub mod violation;
 
+#[cfg(test)]
+mod test_support;
+
 use wapc_guest::prelude::*;
 
 #[unsafe(no_mangle)]

@@ -104,7 +104,6 @@ pub const DEFAULT_FORBIDDEN_HOST_PATHS: &[&str] = &[
     "/run/cri-dockerd.sock",
     "/var/run/cri-dockerd.sock",
     "/run/k3s/containerd",
-    "/var/lib/kubelet/pki",
     "/etc/kubernetes",
 ];
 

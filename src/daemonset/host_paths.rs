@@ -418,3 +418,298 @@ fn check_sub_paths(mount: &Map<String, Value>, mount_path: &str, findings: &mut 
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::test_support::*;
+
+    fn fluent_bit_settings(mutate: bool) -> Value {
+        json!({"daemonSets": {"hostPaths": {"mutate": mutate, "allowed": [
+            {"pathPrefix": "/var/log", "readOnly": true},
+            {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
+            {"pathPrefix": "/etc/machine-id", "readOnly": true, "types": ["File"]}
+        ]}}})
+    }
+
+    #[test]
+    fn read_only_log_shipper_is_accepted_untouched() {
+        assert_accepted_untouched(&run(
+            "daemonset-fluent-bit.json",
+            fluent_bit_settings(false),
+        ));
+    }
+
+    #[test]
+    fn default_settings_allow_no_host_path_at_all() {
+        let response = run("daemonset-fluent-bit.json", json!({}));
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.volumes[1].hostPath.path=\"/var/log\"",
+                "spec.template.spec.volumes[2].hostPath.path",
+                "spec.template.spec.volumes[3].hostPath.path",
+                "hostPath volumes are not allowed",
+                "[daemonSets.hostPaths.allowed]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 3);
+    }
+
+    #[test]
+    fn read_write_mounts_under_read_only_prefix_are_rejected_in_every_container() {
+        let response = run(
+            "daemonset-fluent-bit-rw-varlog.json",
+            fluent_bit_settings(false),
+        );
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.containers[0].volumeMounts[1].readOnly=unset",
+                "spec.template.spec.initContainers[0].volumeMounts[0].readOnly=unset",
+                "/var/log lies under read-only prefix /var/log",
+            ],
+        );
+        assert_eq!(violation_count(&response), 2);
+    }
+
+    #[test]
+    fn mutation_makes_mounts_read_only_and_keeps_unknown_fields() {
+        let settings = fluent_bit_settings(true);
+        let request = fixture("daemonset-fluent-bit-rw-varlog.json");
+        let response = evaluate(&request, settings.clone());
+        assert!(response.accepted, "{:?}", response.message);
+        let mutated = response.mutated_object.clone().expect("mutated object");
+        let pod = &mutated["spec"]["template"]["spec"];
+        assert_eq!(pod["containers"][0]["volumeMounts"][1]["readOnly"], true);
+        assert_eq!(
+            pod["initContainers"][0]["volumeMounts"][0]["readOnly"],
+            true
+        );
+        assert_eq!(pod["futureField"], json!({"x": 1}));
+        assert_eq!(
+            pod["containers"][0]["volumeMounts"][1]["futureMountField"],
+            "keep-me"
+        );
+        let warnings = warnings(&response);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains(
+                "containers[0].volumeMounts[1] (volume varlog, /var/log) set to readOnly"
+            )
+        );
+
+        // Only the two readOnly flags changed.
+        let mut expected = request["object"].clone();
+        let pod = &mut expected["spec"]["template"]["spec"];
+        pod["containers"][0]["volumeMounts"][1]["readOnly"] = Value::Bool(true);
+        pod["initContainers"][0]["volumeMounts"][0]["readOnly"] = Value::Bool(true);
+        assert_eq!(mutated, expected);
+
+        assert_accepted_untouched(&reevaluate(&request, &response, settings));
+    }
+
+    #[test]
+    fn redundant_spellings_match_and_look_alikes_do_not() {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "/var/log/", "readOnly": true}]}}});
+        let response = run("daemonset-tricky-paths.json", settings);
+        let message = message(&response);
+        for accepted in ["volumes[1]", "volumes[2]", "volumes[3]"] {
+            assert!(
+                !message.contains(accepted),
+                "{accepted} wrongly refused: {message}"
+            );
+        }
+        assert_rejected(
+            &response,
+            &[
+                "volumes[4].hostPath.path=\"/var/logs\": /var/logs is not under an allowed hostPath prefix",
+                "volumes[5].hostPath.path=\"/\": exposes forbidden host path",
+                "volumes[6].hostPath.path=\"relative/path\": path is not absolute",
+                "volumes[7].hostPath.path=\"/var/log/../../etc\": path contains a '..' segment",
+            ],
+        );
+        assert_eq!(violation_count(&response), 4);
+    }
+
+    #[test]
+    fn runtime_sockets_are_forbidden_even_through_a_parent_directory() {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/var/run"}, {"pathPrefix": "/run"},
+            {"pathPrefix": "/proc", "readOnly": true}, {"pathPrefix": "/sys", "readOnly": true}
+        ]}}});
+        let response = run("daemonset-runtime-socket.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "volumes[1].hostPath.path=\"/var/run/docker.sock\": exposes forbidden host path /var/run/docker.sock",
+                "volumes[2].hostPath.path=\"/run/containerd/containerd.sock\": exposes forbidden host path /run/containerd",
+                "volumes[3].hostPath.path=\"/var/run\": exposes forbidden host path /var/run/containerd",
+                "[daemonSets.hostPaths.forbidden]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 3);
+    }
+
+    #[test]
+    fn csi_node_plugin_needs_bidirectional_allowed_on_the_kubelet_dir() {
+        let allowed = |bidirectional: bool| {
+            json!({"daemonSets": {
+                "hostPaths": {"allowed": [
+                    {"pathPrefix": "/var/lib/kubelet", "allowBidirectional": bidirectional, "types": ["Directory", "DirectoryOrCreate"]},
+                    {"pathPrefix": "/dev", "types": ["Directory"]}
+                ]},
+                "tolerations": {"allowWildcard": true}
+            }})
+        };
+        assert_accepted_untouched(&run("daemonset-ebs-csi-node.json", allowed(true)));
+        let response = run("daemonset-ebs-csi-node.json", allowed(false));
+        assert_rejected(
+            &response,
+            &[
+                "containers[0].volumeMounts[0].mountPropagation=\"Bidirectional\": Bidirectional propagation of /var/lib/kubelet is not allowed under /var/lib/kubelet",
+            ],
+        );
+        assert_eq!(violation_count(&response), 1);
+    }
+
+    #[test]
+    fn most_specific_prefix_wins_whatever_the_order() {
+        let entries = [
+            json!({"pathPrefix": "/var/lib/kubelet", "allowBidirectional": true}),
+            json!({"pathPrefix": "/var/lib/kubelet/plugins_registry", "readOnly": true}),
+            json!({"pathPrefix": "/dev"}),
+        ];
+        for order in [[0, 1, 2], [1, 2, 0], [2, 1, 0]] {
+            let allowed: Vec<Value> = order.iter().map(|&i| entries[i].clone()).collect();
+            let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
+            let response = run("daemonset-ebs-csi-node.json", settings);
+            assert_rejected(
+                &response,
+                &[
+                    "containers[1].volumeMounts[1].readOnly=unset: /var/lib/kubelet/plugins_registry lies under read-only prefix /var/lib/kubelet/plugins_registry",
+                ],
+            );
+            assert_eq!(violation_count(&response), 1, "order {order:?}");
+        }
+    }
+
+    #[test]
+    fn host_path_type_must_be_listed() {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/var/log", "readOnly": true},
+            {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
+            {"pathPrefix": "/etc/machine-id", "readOnly": true, "types": ["Directory"]}
+        ]}}});
+        let response = run("daemonset-fluent-bit.json", settings);
+        assert_rejected(
+            &response,
+            &["volumes[3].hostPath.type=\"File\": type not allowed under /etc/machine-id"],
+        );
+    }
+
+    #[test]
+    fn ephemeral_containers_and_second_mounts_count() {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/var/log", "readOnly": true},
+            {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
+            {"pathPrefix": "/run/promtail"}
+        ]}}});
+        let response = run("daemonset-ephemeral-container-rw.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.containers[0].volumeMounts[3].readOnly",
+                "spec.template.spec.ephemeralContainers[0].volumeMounts[0].readOnly",
+            ],
+        );
+        assert_eq!(violation_count(&response), 2);
+    }
+
+    #[test]
+    fn sub_path_expressions_cannot_be_judged() {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/var/log", "readOnly": true},
+            {"pathPrefix": "/var/lib/vector"}
+        ]}}});
+        let response = run("daemonset-subpath.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "containers[0].volumeMounts[2].readOnly=unset",
+                "containers[0].volumeMounts[3].subPathExpr=\"$(POD_NAME)\"",
+                "containers[0].volumeMounts[4].subPathExpr",
+            ],
+        );
+        assert_eq!(violation_count(&response), 3);
+    }
+
+    #[test]
+    fn sub_path_escaping_the_volume_is_rejected() {
+        let settings =
+            json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "/var/log"}]}}});
+        let request = edited("daemonset-fluent-bit.json", |object| {
+            object["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1]["subPath"] =
+                json!("../../etc");
+        });
+        let response = evaluate(&request, settings);
+        assert_rejected(
+            &response,
+            &[
+                "volumeMounts[1].subPath=\"../../etc\": subPath of a hostPath mount must be relative without '..'",
+            ],
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_refused_with_their_path() {
+        let settings = fluent_bit_settings(true);
+        let response = run("daemonset-garbled-readonly-string.json", settings.clone());
+        assert_rejected(
+            &response,
+            &[
+                "containers[0].volumeMounts[1].readOnly=\"yes\": expected a boolean, found a string [readable object]",
+            ],
+        );
+        let response = run("daemonset-garbled-hostpath-number.json", settings.clone());
+        assert_rejected(
+            &response,
+            &["volumes[1].hostPath.path=42: expected a string, found a number"],
+        );
+        let response = run("daemonset-garbled-types.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.volumes={...}: expected a list, found an object",
+                "spec.template.spec.tolerations=",
+            ],
+        );
+    }
+
+    #[test]
+    fn settings_refuse_bad_prefixes_with_their_path() {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": ""}, {"pathPrefix": "var/log"}, {"pathPrefix": "/var/../etc"},
+            {"pathPrefix": "/"}, {"pathPrefix": "/var/log"}, {"pathPrefix": "/var//log/"},
+            {"pathPrefix": "/run/containerd/io"}, {"pathPrefix": "/opt", "types": ["Folder"]}
+        ]}}});
+        let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
+        assert!(!response.valid);
+        let message = response.message.unwrap_or_default();
+        for expected in [
+            "daemonSets.hostPaths.allowed[0].pathPrefix: \"\": path is empty",
+            "daemonSets.hostPaths.allowed[1].pathPrefix: \"var/log\": path is not absolute",
+            "daemonSets.hostPaths.allowed[2].pathPrefix: \"/var/../etc\": path contains a '..' segment",
+            "daemonSets.hostPaths.allowed[3].pathPrefix: \"/\" would allow the whole host filesystem",
+            "daemonSets.hostPaths.allowed[5].pathPrefix: /var/log is already listed",
+            "daemonSets.hostPaths.allowed[6].pathPrefix: /run/containerd/io lies within forbidden path /run/containerd",
+            "daemonSets.hostPaths.allowed[7].types[0]: \"Folder\" is not a hostPath type",
+        ] {
+            assert!(
+                message.contains(expected),
+                "missing {expected:?} in {message}"
+            );
+        }
+    }
+}

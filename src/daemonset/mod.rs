@@ -162,3 +162,71 @@ fn apply(object: &mut Map<String, Value>, edits: Vec<Edit>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::*;
+
+    #[test]
+    fn node_name_is_rejected_unless_allowed() {
+        let allowed = json!([{"pathPrefix": "/run/xtables.lock", "types": ["FileOrCreate"]}, {"pathPrefix": "/lib/modules", "readOnly": true}]);
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
+        let response = run("daemonset-node-name.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.nodeName=\"ip-10-0-3-17.eu-west-1.compute.internal\": nodeName bypasses the scheduler and every taint [daemonSets.allowNodeName]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 1);
+        let settings = json!({"daemonSets": {"allowNodeName": true, "hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
+        assert_accepted_untouched(&run("daemonset-node-name.json", settings));
+    }
+
+    #[test]
+    fn inline_csi_volumes_need_an_allowed_driver() {
+        let settings =
+            json!({"csiDrivers": {"allowed": ["secrets-store.csi.k8s.io", "*.csi.aws.com"]}});
+        assert_accepted_untouched(&run("daemonset-inline-csi.json", settings.clone()));
+        let response = run("daemonset-inline-csi-unapproved.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.volumes[2].csi.driver=\"evil.csi.attacker.io\": CSI driver evil.csi.attacker.io is not in csiDrivers.allowed [csiDrivers.allowed]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 1);
+    }
+
+    #[test]
+    fn any_inline_driver_is_allowed_without_an_allow_list() {
+        assert_accepted_untouched(&run("daemonset-inline-csi-unapproved.json", json!({})));
+    }
+
+    #[test]
+    fn a_daemonset_without_pod_template_is_refused() {
+        let request = edited("daemonset-no-hostpath.json", |object| {
+            object["spec"] = json!({"selector": {}});
+        });
+        assert_rejected(
+            &evaluate(&request, json!({})),
+            &["spec.template.spec=null: a DaemonSet needs a pod template to be judged"],
+        );
+    }
+
+    #[test]
+    fn every_violation_of_one_object_is_listed() {
+        let response = run("daemonset-node-name.json", json!({}));
+        assert_rejected(
+            &response,
+            &[
+                "hostPath volumes are not allowed",
+                "tolerates every taint",
+                "nodeName bypasses",
+            ],
+        );
+        assert_eq!(violation_count(&response), 4);
+    }
+}

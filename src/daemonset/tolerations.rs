@@ -423,4 +423,135 @@ mod tests {
             Some("NoSchedule")
         ));
     }
+
+    mod evaluation {
+        use serde_json::{Value, json};
+
+        use crate::test_support::*;
+
+        fn tricky_settings(tolerations: Value) -> Value {
+            json!({"daemonSets": {
+                "hostPaths": {"allowed": [{"pathPrefix": "/var/log", "readOnly": true}, {"pathPrefix": "/etc/localtime", "readOnly": true}]},
+                "tolerations": tolerations
+            }})
+        }
+
+        #[test]
+        fn wildcard_is_rejected_by_default() {
+            let response = run("daemonset-node-exporter.json", json!({}));
+            assert_rejected(
+                &response,
+                &[
+                    "spec.template.spec.tolerations[0]={\"operator\":\"Exists\"}: empty key with operator Exists tolerates every taint",
+                ],
+            );
+        }
+
+        #[test]
+        fn forbidden_keys_are_caught_in_every_spelling() {
+            let settings = tricky_settings(json!({"forbidden": [
+                {"key": "node-role.kubernetes.io/control-plane"},
+                {"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}
+            ]}));
+            let response = run("daemonset-tolerations-tricky.json", settings);
+            assert_rejected(
+                &response,
+                &[
+                    "tolerations[0]=",
+                    "tolerations[1]=",
+                    "tolerations[2]={\"effect\":\"NoSchedule\",\"key\":\"Node-Role.Kubernetes.io/Control-Plane\"",
+                    "tolerations[3]=",
+                    "tolerates forbidden taint node-role.kubernetes.io/master with effect NoSchedule",
+                    "tolerations[6]={\"effect\":\"NoExecute\",\"key\":\"\",\"operator\":\"Exists\"}: empty key with operator Exists",
+                ],
+            );
+            assert_eq!(violation_count(&response), 5);
+        }
+
+        #[test]
+        fn allow_list_admits_controller_tolerations_by_itself() {
+            let settings = tricky_settings(json!({
+                "allowWildcard": true,
+                "allowed": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, {"key": "dedicated", "value": "gpu"}]
+            }));
+            let response = run("daemonset-tolerations-tricky.json", settings);
+            assert_rejected(
+                &response,
+                &[
+                    "tolerations[0]=",
+                    "tolerations[1]=",
+                    "tolerations[2]=",
+                    "tolerations[3]=",
+                    "matches no allowed toleration [daemonSets.tolerations.allowed]",
+                ],
+            );
+            assert_eq!(violation_count(&response), 4);
+        }
+
+        #[test]
+        fn missing_required_tolerations_are_added_once() {
+            let settings = json!({"daemonSets": {"tolerations": {"mutate": true, "required": [
+                {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+            ]}}});
+            let request = fixture("daemonset-no-hostpath.json");
+            let response = evaluate(&request, settings.clone());
+            assert!(response.accepted, "{:?}", response.message);
+            let mut expected = request["object"].clone();
+            expected["spec"]["template"]["spec"]["tolerations"] = json!([
+                {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+            ]);
+            assert_eq!(response.mutated_object, Some(expected));
+            assert_eq!(warnings(&response).len(), 2);
+            assert_accepted_untouched(&reevaluate(&request, &response, settings));
+        }
+
+        #[test]
+        fn required_tolerations_without_mutation_are_violations() {
+            let settings = json!({"daemonSets": {"tolerations": {"required": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}}});
+            let response = run("daemonset-no-hostpath.json", settings);
+            assert_rejected(
+                &response,
+                &[
+                    "spec.template.spec.tolerations=missing: required toleration CriticalAddonsOnly Exists (required[0]) is missing [daemonSets.tolerations.required]",
+                ],
+            );
+        }
+
+        #[test]
+        fn a_broader_toleration_already_satisfies_a_requirement() {
+            let settings = tricky_settings(
+                json!({"allowWildcard": true, "mutate": true, "required": [
+                    {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+                    {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+                ]}),
+            );
+            assert_accepted_untouched(&run("daemonset-tolerations-tricky.json", settings));
+        }
+
+        #[test]
+        fn settings_refuse_contradictions_and_unknown_values() {
+            let settings = json!({"daemonSets": {"tolerations": {
+                "forbidden": [{"key": "node-role.kubernetes.io/control-plane"}, {"key": " ", "effect": "NoRun"}],
+                "allowed": [{"key": "dedicated", "operator": "Like"}],
+                "required": [{"key": "Node-Role.Kubernetes.io/Control-Plane", "operator": "Exists", "value": "x"}]
+            }}});
+            let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
+            let message = response.message.unwrap_or_default();
+            for expected in [
+                "daemonSets.tolerations.forbidden[1].key: empty key",
+                "daemonSets.tolerations.forbidden[1].effect: \"NoRun\" is not a taint effect",
+                "daemonSets.tolerations.allowed[0].operator: \"Like\" is not a toleration operator",
+                "daemonSets.tolerations.required[0].value: must be empty with operator Exists",
+                "daemonSets.tolerations.required[0]: contradicts daemonSets.tolerations.forbidden[0]",
+                "daemonSets.tolerations.required[0]: is not matched by any daemonSets.tolerations.allowed entry",
+            ] {
+                assert!(
+                    message.contains(expected),
+                    "missing {expected:?} in {message}"
+                );
+            }
+        }
+    }
 }

@@ -1,0 +1,76 @@
+//! Helpers for the native tests: run fixtures from `test_data/` through the
+//! same entry point the waPC export uses.
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+use serde_json::{Value, json};
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn evaluate(request: &Value, settings: Value) -> ValidationResponse {
+    let payload = json!({"request": request, "settings": settings});
+    let bytes = serde_json::to_vec(&payload).expect("serialisable payload");
+    crate::evaluate::validate(&bytes)
+}
+
+pub fn run(name: &str, settings: Value) -> ValidationResponse {
+    evaluate(&fixture(name), settings)
+}
+
+/// A fixture with its object edited.
+pub fn edited(name: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut request = fixture(name);
+    edit(&mut request["object"]);
+    request
+}
+
+pub fn message(response: &ValidationResponse) -> &str {
+    response.message.as_deref().unwrap_or("")
+}
+
+pub fn warnings(response: &ValidationResponse) -> Vec<String> {
+    response.warnings.clone().unwrap_or_default()
+}
+
+#[track_caller]
+pub fn assert_rejected(response: &ValidationResponse, fragments: &[&str]) {
+    assert!(!response.accepted, "expected a rejection, got {response:?}");
+    for fragment in fragments {
+        assert!(
+            message(response).contains(fragment),
+            "message lacks {fragment:?}: {}",
+            message(response)
+        );
+    }
+}
+
+#[track_caller]
+pub fn assert_accepted_untouched(response: &ValidationResponse) {
+    assert!(
+        response.accepted,
+        "expected acceptance, got {:?}",
+        response.message
+    );
+    assert!(response.mutated_object.is_none(), "unexpected mutation");
+}
+
+/// Number of violations listed in a rejection.
+pub fn violation_count(response: &ValidationResponse) -> usize {
+    message(response)
+        .split_once("): ")
+        .map_or(0, |(_, list)| list.split("; ").count())
+}
+
+/// Re-evaluates a mutated object, as the API server would store it.
+pub fn reevaluate(
+    request: &Value,
+    response: &ValidationResponse,
+    settings: Value,
+) -> ValidationResponse {
+    let mut again = request.clone();
+    again["object"] = response.mutated_object.clone().expect("a mutated object");
+    evaluate(&again, settings)
+}
