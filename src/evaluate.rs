@@ -292,3 +292,203 @@ pub fn validate_settings(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::validate;
+    use crate::test_support::*;
+
+    #[test]
+    fn delete_and_untargeted_kinds_pass_untouched() {
+        assert_accepted_untouched(&run("daemonset-delete.json", json!({})));
+        assert_accepted_untouched(&run("configmap-create.json", json!({})));
+        let mut connect = fixture("daemonset-node-name.json");
+        connect["operation"] = json!("CONNECT");
+        assert_accepted_untouched(&evaluate(&connect, json!({})));
+    }
+
+    #[test]
+    fn a_targeted_kind_without_object_is_refused() {
+        let response = run("daemonset-object-null.json", json!({}));
+        assert_rejected(
+            &response,
+            &["DaemonSet CREATE without request.object cannot be judged"],
+        );
+        let mut request = fixture("storageclass-ebs-gp3.json");
+        request["object"] = json!("gp3");
+        assert_rejected(
+            &evaluate(&request, json!({})),
+            &["request.object of a StorageClass must be an object, found a string"],
+        );
+    }
+
+    #[test]
+    fn unreadable_payloads_are_rejected_not_errors() {
+        for payload in [
+            &b""[..],
+            b"{",
+            b"\xff\xfe",
+            b"[]",
+            b"{\"request\": 3}",
+            b"{\"request\": {\"kind\": \"DaemonSet\"}}",
+        ] {
+            let response = validate(payload);
+            assert!(!response.accepted, "{payload:?}");
+            assert!(
+                message(&response).starts_with("cannot read the admission request"),
+                "{:?}",
+                response.message
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_settings_fail_closed() {
+        let response = run(
+            "daemonset-fluent-bit.json",
+            json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "var"}]}}}),
+        );
+        assert_rejected(
+            &response,
+            &[
+                "policy settings are invalid: daemonSets.hostPaths.allowed[0].pathPrefix: \"var\": path is not absolute",
+            ],
+        );
+    }
+
+    #[test]
+    fn unknown_settings_are_named_with_their_path() {
+        let response = crate::evaluate::validate_settings(
+            br#"{"daemonSets": {"hostPaths": {"allowed": [{"pathPrefx": "/var/log"}]}}}"#,
+        );
+        assert!(!response.valid);
+        let message = response.message.unwrap_or_default();
+        assert!(
+            message.starts_with(
+                "daemonSets.hostPaths.allowed[0].pathPrefx: unknown field `pathPrefx`"
+            ),
+            "{message}"
+        );
+        let response = crate::evaluate::validate_settings(br#"{"daemonSets": {"mode": "audit"}}"#);
+        assert!(
+            response
+                .message
+                .unwrap_or_default()
+                .starts_with("daemonSets.mode: unknown variant `audit`")
+        );
+        assert!(crate::evaluate::validate_settings(b"{}").valid);
+    }
+
+    #[test]
+    fn exemptions_accept_with_a_warning_saying_which() {
+        let cases = [
+            (
+                json!({"namespaces": ["observability"]}),
+                "exemptions.namespaces[0] (observability)",
+            ),
+            (
+                json!({"names": ["observability/vector"]}),
+                "exemptions.names[0] (observability/vector)",
+            ),
+            (
+                json!({"users": ["alice@example.com"]}),
+                "exemptions.users[0]",
+            ),
+            (
+                json!({"groups": ["system:authenticated"]}),
+                "exemptions.groups[0]",
+            ),
+        ];
+        for (exemptions, expected) in cases {
+            let response = run(
+                "daemonset-tricky-paths.json",
+                json!({"exemptions": exemptions}),
+            );
+            assert_accepted_untouched(&response);
+            let warnings = warnings(&response);
+            assert_eq!(warnings.len(), 1);
+            assert!(warnings[0].contains(expected), "{warnings:?}");
+            assert!(warnings[0].starts_with("DaemonSet observability/vector exempted by"));
+        }
+        let response = run(
+            "daemonset-node-exporter.json",
+            json!({"exemptions": {"serviceAccounts": ["flux-system/helm-controller"]}}),
+        );
+        assert_accepted_untouched(&response);
+    }
+
+    #[test]
+    fn exemption_by_namespace_does_not_reach_cluster_scoped_objects() {
+        let response = run(
+            "storageclass-gce-pd-intree.json",
+            json!({"exemptions": {"namespaces": ["default", ""]}}),
+        );
+        assert!(
+            message(&response)
+                .contains("policy settings are invalid: exemptions.namespaces[1]: empty entry")
+        );
+        let response = run(
+            "storageclass-gce-pd-intree.json",
+            json!({"exemptions": {"namespaces": ["default"]}}),
+        );
+        assert!(!response.accepted);
+    }
+
+    #[test]
+    fn warn_mode_accepts_with_the_same_violations_as_warnings() {
+        let enforce = run("daemonset-node-name.json", json!({}));
+        let warn = run(
+            "daemonset-node-name.json",
+            json!({"daemonSets": {"mode": "warn"}}),
+        );
+        assert!(warn.accepted);
+        assert!(warn.mutated_object.is_none());
+        let listed = message(&enforce)
+            .split_once("): ")
+            .map(|(_, l)| l)
+            .unwrap_or_default();
+        let expected: Vec<String> = listed
+            .split("; ")
+            .map(|v| format!("policy violation (warn mode): {v}"))
+            .collect();
+        assert_eq!(warnings(&warn), expected);
+    }
+
+    #[test]
+    fn warn_mode_still_mutates() {
+        let settings = json!({"daemonSets": {"mode": "warn", "tolerations": {"mutate": true, "required": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}}});
+        let response = run("daemonset-tricky-paths.json", settings);
+        assert!(response.accepted);
+        assert!(response.mutated_object.is_some());
+        assert!(
+            warnings(&response)
+                .iter()
+                .any(|w| w.starts_with("mutated: "))
+        );
+        assert!(
+            warnings(&response)
+                .iter()
+                .any(|w| w.starts_with("policy violation (warn mode): "))
+        );
+    }
+
+    #[test]
+    fn unreadable_objects_are_refused_even_in_warn_mode() {
+        let response = run(
+            "daemonset-garbled-types.json",
+            json!({"daemonSets": {"mode": "warn"}}),
+        );
+        assert_rejected(&response, &["[readable object]"]);
+    }
+
+    #[test]
+    fn modes_are_per_rule_group() {
+        let settings = json!({"daemonSets": {"mode": "warn"}});
+        assert!(!run("storageclass-gce-pd-intree.json", settings.clone()).accepted);
+        let settings = json!({"storageClasses": {"mode": "warn"}, "csiDrivers": {"mode": "warn"}});
+        assert!(run("storageclass-gce-pd-intree.json", settings.clone()).accepted);
+        assert!(run("csidriver-unapproved-ephemeral.json", settings).accepted);
+    }
+}

@@ -92,3 +92,66 @@ fn declares_ephemeral(driver: &Map<String, Value>, findings: &mut Findings) -> O
     }
     Some(ephemeral)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::*;
+
+    fn settings() -> serde_json::Value {
+        json!({"csiDrivers": {"allowed": ["ebs.csi.aws.com", "secrets-store.csi.k8s.io"], "ephemeralAllowed": ["secrets-store.csi.k8s.io"]}})
+    }
+
+    #[test]
+    fn allowed_drivers_are_accepted() {
+        assert_accepted_untouched(&run("csidriver-ebs.json", settings()));
+        assert_accepted_untouched(&run("csidriver-secrets-store.json", settings()));
+    }
+
+    #[test]
+    fn ephemeral_mode_needs_its_own_permission() {
+        let response = run("csidriver-secrets-store.json", json!({}));
+        assert_rejected(
+            &response,
+            &[
+                "spec.volumeLifecycleModes=\"Ephemeral\": inline ephemeral volumes of secrets-store.csi.k8s.io are not allowed [csiDrivers.ephemeralAllowed]",
+            ],
+        );
+    }
+
+    #[test]
+    fn unapproved_driver_enabling_ephemeral_is_refused_twice() {
+        let response = run("csidriver-unapproved-ephemeral.json", settings());
+        assert_rejected(
+            &response,
+            &[
+                "metadata.name=\"evil.csi.attacker.io\": CSI driver evil.csi.attacker.io is not in csiDrivers.allowed",
+                "inline ephemeral volumes of evil.csi.attacker.io are not allowed",
+            ],
+        );
+        assert_eq!(violation_count(&response), 2);
+    }
+
+    #[test]
+    fn update_of_an_existing_driver_only_judges_changes() {
+        let mut request = fixture("csidriver-unapproved-ephemeral.json");
+        request["operation"] = json!("UPDATE");
+        request["oldObject"] = request["object"].clone();
+        request["object"]["metadata"]["labels"] = json!({"team": "storage"});
+        assert_accepted_untouched(&evaluate(&request, settings()));
+    }
+
+    #[test]
+    fn unreadable_lifecycle_modes_are_refused() {
+        let request = edited("csidriver-ebs.json", |object| {
+            object["spec"]["volumeLifecycleModes"] = json!("Ephemeral");
+        });
+        assert_rejected(
+            &evaluate(&request, json!({})),
+            &[
+                "spec.volumeLifecycleModes=\"Ephemeral\": expected a list, found a string [readable object]",
+            ],
+        );
+    }
+}

@@ -136,3 +136,267 @@ fn judge_provisioner(
     }
     Some(driver.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::test_support::*;
+
+    fn ebs_only() -> Value {
+        json!({"csiDrivers": {"allowed": ["ebs.csi.aws.com", "*.rbd.csi.ceph.com"]}})
+    }
+
+    #[test]
+    fn approved_driver_is_accepted_untouched() {
+        assert_accepted_untouched(&run("storageclass-ebs-gp3.json", ebs_only()));
+    }
+
+    #[test]
+    fn suffix_tricks_do_not_match_the_allow_list() {
+        let response = run("storageclass-suffix-trick.json", ebs_only());
+        assert_rejected(
+            &response,
+            &[
+                "provisioner=\"evil-ebs.csi.aws.com.attacker.io\": CSI driver evil-ebs.csi.aws.com.attacker.io is not in csiDrivers.allowed",
+            ],
+        );
+        let globbed = json!({"csiDrivers": {"allowed": ["*.csi.aws.com"]}});
+        assert!(!run("storageclass-suffix-trick.json", globbed).accepted);
+    }
+
+    #[test]
+    fn glob_star_stays_within_one_label() {
+        assert_accepted_untouched(&run("storageclass-rook-ceph-block.json", ebs_only()));
+        let response = run("storageclass-ceph-rbd-secrets.json", ebs_only());
+        assert_rejected(
+            &response,
+            &["CSI driver rbd.csi.ceph.com is not in csiDrivers.allowed"],
+        );
+    }
+
+    #[test]
+    fn in_tree_provisioners_name_their_csi_driver() {
+        let response = run("storageclass-gce-pd-intree.json", json!({}));
+        assert_rejected(
+            &response,
+            &[
+                "provisioner=\"kubernetes.io/gce-pd\": in-tree provisioner: use the CSI driver pd.csi.storage.gke.io instead [storageClasses.allowInTreeProvisioners]",
+            ],
+        );
+        let allowed = json!({"storageClasses": {"allowInTreeProvisioners": true}, "csiDrivers": {"allowed": ["pd.csi.storage.gke.io"]}});
+        assert_accepted_untouched(&run("storageclass-gce-pd-intree.json", allowed));
+    }
+
+    #[test]
+    fn in_tree_alias_of_a_forbidden_driver_is_caught() {
+        let settings = json!({"storageClasses": {"allowInTreeProvisioners": true}, "csiDrivers": {"allowed": ["ebs.csi.aws.com"]}});
+        let response = run("storageclass-gce-pd-intree.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "CSI driver pd.csi.storage.gke.io is not in csiDrivers.allowed (in-tree kubernetes.io/gce-pd migrates to it)",
+            ],
+        );
+    }
+
+    #[test]
+    fn parameter_rules_see_through_case_and_whitespace() {
+        let settings = json!({"storageClasses": {"parameters": [{
+            "provisioner": "ebs.csi.aws.com",
+            "required": {"encrypted": ["true"]},
+            "forbidden": ["iopsPerGB"],
+            "allowedValues": {"type": ["gp3", "io2"]}
+        }]}});
+        assert_accepted_untouched(&run("storageclass-ebs-gp3.json", settings.clone()));
+        let response = run("storageclass-parameters-case.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "parameters. Encrypted =\"false\": must be one of [\"true\"] (parameters[0].required)",
+                "parameters.IopsPerGB=\"50\": forbidden for ebs.csi.aws.com by parameters[0]",
+                "parameters.Type=\"io1\": must be one of [\"gp3\", \"io2\"] (parameters[0].allowedValues)",
+            ],
+        );
+        assert_eq!(violation_count(&response), 3);
+    }
+
+    #[test]
+    fn missing_required_parameter_is_reported() {
+        let settings = json!({"storageClasses": {"parameters": [{"provisioner": "*.csi.aws.com", "required": {"kmsKeyId": []}}]}});
+        let response = run("storageclass-ebs-gp3.json", settings);
+        assert_rejected(
+            &response,
+            &["parameters.kmskeyid=missing: required for ebs.csi.aws.com by parameters[0]"],
+        );
+    }
+
+    #[test]
+    fn colliding_parameter_keys_are_refused() {
+        let request = edited("storageclass-ebs-gp3.json", |object| {
+            object["parameters"]["Encrypted"] = json!("false");
+        });
+        let response = evaluate(&request, json!({}));
+        assert_rejected(
+            &response,
+            &["parameter keys collide once trimmed and lower-cased (encrypted)"],
+        );
+    }
+
+    #[test]
+    fn secret_namespaces_must_be_allowed() {
+        let settings = json!({"storageClasses": {"secrets": {"allowedNamespaces": ["rook-ceph"]}}});
+        assert_accepted_untouched(&run("storageclass-ceph-rbd-secrets.json", settings));
+        let settings =
+            json!({"storageClasses": {"secrets": {"allowedNamespaces": ["kube-system"]}}});
+        let response = run("storageclass-ceph-rbd-secrets.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "parameters.csi.storage.k8s.io/node-stage-secret-namespace=\"rook-ceph\": secret namespace \"rook-ceph\" is not in allowedNamespaces [\"kube-system\"] [storageClasses.secrets]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 3);
+    }
+
+    #[test]
+    fn templated_secret_references_need_explicit_permission() {
+        let response = run("storageclass-templated-secrets.json", json!({}));
+        assert_rejected(
+            &response,
+            &[
+                "parameters.csi.storage.k8s.io/node-stage-secret-name=\"${pvc.annotations['team.example.com/smb-secret']}\": a PVC annotation template lets the PVC author choose the Secret",
+                "parameters.csi.storage.k8s.io/node-publish-secret-namespace=\"${pvc.namespace}\": ${pvc.namespace} is not allowed",
+            ],
+        );
+        assert_eq!(violation_count(&response), 5);
+        let settings = json!({"storageClasses": {"secrets": {"allowPvcNamespaceTemplate": true}}});
+        assert_eq!(
+            violation_count(&run("storageclass-templated-secrets.json", settings)),
+            2
+        );
+        let settings = json!({"storageClasses": {"secrets": {"allowPvcNamespaceTemplate": true, "allowPvcAnnotationTemplates": true, "allowedNamespaces": ["kube-system"]}}});
+        assert_accepted_untouched(&run("storageclass-templated-secrets.json", settings));
+    }
+
+    #[test]
+    fn no_provisioner_is_its_own_case() {
+        let settings = json!({"csiDrivers": {"allowed": ["ebs.csi.aws.com"]}});
+        assert_accepted_untouched(&run("storageclass-local-no-provisioner.json", settings));
+        let settings = json!({"storageClasses": {"allowNoProvisioner": false}});
+        assert_rejected(
+            &run("storageclass-local-no-provisioner.json", settings),
+            &["[storageClasses.allowNoProvisioner]"],
+        );
+    }
+
+    #[test]
+    fn values_are_enforced_on_create_keeping_unknown_fields() {
+        let settings = json!({"storageClasses": {
+            "volumeBindingMode": {"allowed": ["WaitForFirstConsumer"], "set": "WaitForFirstConsumer"},
+            "allowVolumeExpansion": {"set": true},
+            "reclaimPolicy": {"allowed": ["Delete", "Retain"]}
+        }});
+        let request = fixture("storageclass-default-annotated.json");
+        let response = evaluate(&request, settings.clone());
+        assert!(response.accepted, "{:?}", response.message);
+        let mut expected = request["object"].clone();
+        expected["volumeBindingMode"] = json!("WaitForFirstConsumer");
+        expected["allowVolumeExpansion"] = json!(true);
+        assert_eq!(response.mutated_object, Some(expected));
+        assert_eq!(
+            warnings(&response),
+            [
+                "mutated: volumeBindingMode set to WaitForFirstConsumer (was Immediate)",
+                "mutated: allowVolumeExpansion set to true (was false)",
+            ]
+        );
+        assert_accepted_untouched(&reevaluate(&request, &response, settings));
+    }
+
+    #[test]
+    fn allowed_values_are_judged_without_mutation() {
+        let settings = json!({"storageClasses": {"volumeBindingMode": {"allowed": ["WaitForFirstConsumer"]}, "reclaimPolicy": {"allowed": ["Retain"]}}});
+        let response = run("storageclass-default-annotated.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "reclaimPolicy=\"Delete\": must be one of [\"Retain\"] [storageClasses.reclaimPolicy.allowed]",
+                "volumeBindingMode=\"Immediate\": must be one of [\"WaitForFirstConsumer\"]",
+            ],
+        );
+    }
+
+    #[test]
+    fn mount_options_are_matched_by_name() {
+        let settings = json!({"storageClasses": {"mountOptions": {"forbidden": ["uid", "gid"]}}});
+        let response = run("storageclass-azure-file-csi.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "mountOptions[2]=\"uid=0\": mount option \"uid\" is forbidden",
+                "mountOptions[3]=\"gid=0\"",
+            ],
+        );
+        let settings = json!({"storageClasses": {"mountOptions": {"allowed": ["dir_mode", "file_mode", "mfsymlinks", "cache=strict", "actimeo", "uid=1000", "gid=1000"]}}});
+        let response = run("storageclass-azure-file-csi.json", settings);
+        assert_rejected(
+            &response,
+            &["mountOptions[2]=\"uid=0\": mount option is not in the allowed list"],
+        );
+        assert_eq!(violation_count(&response), 2);
+    }
+
+    #[test]
+    fn update_of_a_legacy_class_is_judged_on_what_can_change() {
+        let strict = json!({
+            "csiDrivers": {"allowed": ["ebs.csi.aws.com"]},
+            "storageClasses": {"volumeBindingMode": {"allowed": ["Immediate"], "set": "Immediate"}, "allowVolumeExpansion": {"set": true}}
+        });
+        assert_accepted_untouched(&run("storageclass-update-legacy-label.json", strict));
+    }
+
+    #[test]
+    fn update_judges_only_added_mount_options_and_changed_expansion() {
+        let settings = json!({"storageClasses": {"mountOptions": {"allowed": ["nfsvers=4.2"]}, "allowVolumeExpansion": {"allowed": [false]}}});
+        let response = run("storageclass-update-mount-options.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "mountOptions[1]=\"debug\": mount option is not in the allowed list",
+                "allowVolumeExpansion=true: must be one of [false]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 2);
+    }
+
+    #[test]
+    fn settings_refuse_bad_storage_rules() {
+        let settings = json!({"storageClasses": {
+            "parameters": [{"provisioner": "ebs.csi.*.com.", "required": {"type": []}, "forbidden": ["Type"]}],
+            "reclaimPolicy": {"allowed": ["Recycle"]},
+            "volumeBindingMode": {"allowed": ["Immediate"], "set": "WaitForFirstConsumer"},
+            "mountOptions": {"allowed": ["debug"], "forbidden": ["debug"]},
+            "secrets": {"allowedNamespaces": ["Kube_System"]}
+        }});
+        let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
+        let message = response.message.unwrap_or_default();
+        for expected in [
+            "storageClasses.parameters[0].provisioner: \"ebs.csi.*.com.\": empty label",
+            "storageClasses.reclaimPolicy.allowed[0]: \"Recycle\" is not one of",
+            "storageClasses.volumeBindingMode.set: \"WaitForFirstConsumer\" is not in allowed",
+            "storageClasses.mountOptions.allowed[0]: \"debug\" is also forbidden",
+            "storageClasses.secrets.allowedNamespaces[0]: \"Kube_System\" is not a namespace name",
+        ] {
+            assert!(
+                message.contains(expected),
+                "missing {expected:?} in {message}"
+            );
+        }
+        let contradictory = json!({"storageClasses": {"parameters": [{"provisioner": "ebs.csi.aws.com", "required": {"type": []}, "forbidden": ["Type"]}]}});
+        let response = crate::evaluate::validate_settings(contradictory.to_string().as_bytes());
+        assert!(response.message.unwrap_or_default().contains(
+            "storageClasses.parameters[0].forbidden: \"type\" is both forbidden and required"
+        ),);
+    }
+}
