@@ -138,6 +138,9 @@ pub struct AllowedHostPath {
 pub struct TolerationSettings {
     /// Allow a toleration with an empty key and `operator: Exists`.
     pub allow_wildcard: bool,
+    /// Effects for which a wildcard limited to that effect is allowed (CSI
+    /// node plugins commonly tolerate every `NoExecute` taint for a while).
+    pub allowed_wildcard_effects: Vec<String>,
     /// Keys (optionally with an effect) no DaemonSet may tolerate.
     pub forbidden: Vec<ForbiddenToleration>,
     /// When set, every toleration must match one entry (the tolerations the

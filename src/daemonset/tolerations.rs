@@ -75,6 +75,14 @@ pub struct TolerationRules {
 impl TolerationRules {
     pub fn compile(settings: &TolerationSettings, errors: &mut SettingErrors) -> Self {
         let base = "daemonSets.tolerations";
+        for (i, effect) in settings.allowed_wildcard_effects.iter().enumerate() {
+            if !EFFECTS.contains(&effect.as_str()) {
+                errors.add(
+                    format!("{base}.allowedWildcardEffects[{i}]"),
+                    format!("{effect:?} is not a taint effect ({})", EFFECTS.join(", ")),
+                );
+            }
+        }
         for (i, f) in settings.forbidden.iter().enumerate() {
             if f.key.trim().is_empty() {
                 errors.add(
@@ -266,7 +274,12 @@ fn judge(
     findings: &mut Findings,
 ) {
     if toleration.is_wildcard() {
-        if !settings.allow_wildcard {
+        let effect_allowed = !toleration.effect.is_empty()
+            && settings
+                .allowed_wildcard_effects
+                .iter()
+                .any(|e| e == toleration.effect);
+        if !settings.allow_wildcard && !effect_allowed {
             findings.push(Violation::new(
                 path,
                 compact(raw),
@@ -444,6 +457,20 @@ mod tests {
                 &[
                     "spec.template.spec.tolerations[0]={\"operator\":\"Exists\"}: empty key with operator Exists tolerates every taint",
                 ],
+            );
+        }
+
+        #[test]
+        fn a_wildcard_limited_to_an_allowed_effect_passes() {
+            let settings = json!({"daemonSets": {
+                "hostPaths": {"allowed": [{"pathPrefix": "/var/lib/kubelet", "allowBidirectional": true}, {"pathPrefix": "/dev"}]},
+                "tolerations": {"allowedWildcardEffects": ["NoExecute"]}
+            }});
+            assert_accepted_untouched(&run("daemonset-ebs-csi-node.json", settings.clone()));
+            let response = run("daemonset-node-exporter.json", settings);
+            assert_rejected(
+                &response,
+                &["tolerations[0]={\"operator\":\"Exists\"}: empty key with operator Exists"],
             );
         }
 
