@@ -244,10 +244,11 @@ fn check_mount_options(
         return;
     }
     let mut ignored = Findings::default();
-    let old_options: Vec<&Value> = old
+    let old_options: std::collections::HashSet<&str> = old
         .map(|o| {
             list(o, "mountOptions", String::new, &mut ignored)
                 .iter()
+                .filter_map(Value::as_str)
                 .collect()
         })
         .unwrap_or_default();
@@ -263,7 +264,7 @@ fn check_mount_options(
             ));
             continue;
         };
-        if old_options.contains(&option) {
+        if old_options.contains(text.as_str()) {
             continue;
         }
         let (normalized, name) = option_parts(text);

@@ -97,9 +97,10 @@ pub fn normalized_parameters(
     findings: &mut Findings,
 ) -> Vec<(String, String)> {
     let mut normalized: Vec<(String, String)> = Vec::with_capacity(parameters.len());
+    let mut seen = std::collections::HashSet::with_capacity(parameters.len());
     for (key, value) in parameters {
         let nk = normalize(key);
-        if normalized.iter().any(|(k, _)| *k == nk) {
+        if !seen.insert(nk.clone()) {
             findings.push(Violation::new(
                 format!("parameters.{key}"),
                 render_str(value),
