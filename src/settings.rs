@@ -104,6 +104,7 @@ pub const DEFAULT_FORBIDDEN_HOST_PATHS: &[&str] = &[
     "/run/cri-dockerd.sock",
     "/var/run/cri-dockerd.sock",
     "/run/k3s/containerd",
+    "/var/run/k3s/containerd",
     "/etc/kubernetes",
 ];
 

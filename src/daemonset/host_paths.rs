@@ -1,7 +1,7 @@
 //! hostPath volumes: allowed prefixes, forbidden paths, read-only mounts,
 //! mount propagation and sub-paths.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -200,6 +200,7 @@ fn allowed_volumes<'a>(
     findings: &mut Findings,
 ) -> HashMap<&'a str, HostVolume<'a>> {
     let mut allowed = HashMap::new();
+    let mut names = HashSet::new();
     let volumes = list(
         pod_spec,
         "volumes",
@@ -211,6 +212,18 @@ fn allowed_volumes<'a>(
         let Some(volume) = item(volume, || volume_path.clone(), findings) else {
             continue;
         };
+        // Mounts refer to volumes by name: with two volumes of one name, a
+        // mount could not be tied to the volume it really gets.
+        if let Some(Value::String(name)) = volume.get("name")
+            && !names.insert(name.as_str())
+        {
+            findings.push(Violation::new(
+                format!("{volume_path}.name"),
+                render_str(name),
+                fields::UNREADABLE,
+                "volume name used twice: mounts cannot be tied to one volume",
+            ));
+        }
         let Some(host_path) = object(
             volume,
             "hostPath",
@@ -659,6 +672,20 @@ mod tests {
             &[
                 "volumeMounts[1].subPath=\"../../etc\": subPath of a hostPath mount must be relative without '..'",
             ],
+        );
+    }
+
+    #[test]
+    fn duplicate_volume_names_are_refused() {
+        let settings = fluent_bit_settings(false);
+        let request = edited("daemonset-fluent-bit.json", |object| {
+            let volumes = &mut object["spec"]["template"]["spec"]["volumes"];
+            volumes[3]["name"] = json!("varlog");
+        });
+        let response = evaluate(&request, settings);
+        assert_rejected(
+            &response,
+            &["spec.template.spec.volumes[3].name=\"varlog\": volume name used twice"],
         );
     }
 
