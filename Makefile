@@ -13,6 +13,32 @@ policy.wasm: $(SOURCE_FILES) | wasm-target
 	cargo build --target=$(WASM_TARGET) --release --locked -p daemonset-csi-policy
 	cp target/$(WASM_TARGET)/release/daemonset_csi_policy.wasm policy.wasm
 
+# --- e2e: annotate, run, end-to-end tests (host in e2e-tests/) ---------------
+# The host tools are built in the dev profile: a clean debug build of
+# e2e-tests (wasmtime 38) takes a few minutes on 2 cores, the release profile
+# of this workspace (fat LTO, 1 codegen unit) takes far longer, and a debug
+# build only costs a few seconds of module compilation per run.
+E2E_SOURCES := $(shell find e2e-tests/src -type f -name '*.rs') e2e-tests/Cargo.toml
+E2E_RUN := cargo run --quiet --locked -p e2e-tests --bin
+
+annotated-policy.wasm: policy.wasm metadata.yml README.md $(E2E_SOURCES)
+	$(E2E_RUN) annotate -- --metadata-path metadata.yml --usage-path README.md --output-path annotated-policy.wasm policy.wasm
+
+# Evaluate every test_data/*.json request with policy.yaml's settings.
+.PHONY: run
+run: annotated-policy.wasm
+	$(E2E_RUN) run-examples -- --module annotated-policy.wasm --settings-path policy.yaml --test-data test_data
+
+.PHONY: e2e-tests
+e2e-tests: annotated-policy.wasm
+	@if cargo nextest --version >/dev/null 2>&1; then \
+		echo "cargo nextest run --locked -p e2e-tests && cargo test --locked -p e2e-tests --doc"; \
+		cargo nextest run --locked -p e2e-tests && cargo test --locked -p e2e-tests --doc; \
+	else \
+		echo "cargo test --locked -p e2e-tests"; \
+		cargo test --locked -p e2e-tests; \
+	fi
+
 .PHONY: fmt
 fmt:
 	cargo fmt --all -- --check
@@ -32,3 +58,66 @@ test: fmt lint unit-tests e2e-tests
 clean:
 	cargo clean
 	rm -f policy.wasm annotated-policy.wasm
+
+# --- fuzzing (cargo-fuzz, nightly; fuzz/ is its own workspace) ---------------
+# `make fuzz` runs each target (validate_bytes, structured, settings) for
+# FUZZ_SECONDS; `make fuzz-smoke` for FUZZ_SMOKE_SECONDS each (CI). Both
+# install the nightly toolchain and cargo-fuzz when missing, build the seed
+# corpora from test_data/, and fail on the first crash (fuzz/artifacts/).
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+
+.PHONY: fuzz
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+# --- OCI artifact: push, pull, release, Artifact Hub (tool in oci/) ----------
+# policy-oci (oci-client, like kwctl) pushes exactly what `kwctl push` does.
+# Plain HTTP only for the registries listed in a sources file (SOURCES=path,
+# kwctl format: `insecure_sources: ["127.0.0.1:5000"]`), HTTPS for every
+# other; credentials from DOCKER_CONFIG_FILE or ~/.docker/config.json.
+# `oci/registry.sh start` runs a throw-away local registry. See oci/README.md.
+OCI_RUN := cargo run --quiet --locked -p policy-oci --
+REGISTRY ?= ghcr.io/daemonset-csi-policy/policies/daemonset-csi-policy
+TAG ?= v$(VERSION)
+SOURCES ?=
+DOCKER_CONFIG_FILE ?=
+PULL_OUTPUT ?= pulled-policy.wasm
+OCI_FLAGS = $(if $(SOURCES),--sources-path $(SOURCES)) $(if $(DOCKER_CONFIG_FILE),--docker-config $(DOCKER_CONFIG_FILE))
+
+.PHONY: push
+push: annotated-policy.wasm
+	$(OCI_RUN) push annotated-policy.wasm $(REGISTRY):$(TAG) $(OCI_FLAGS)
+
+.PHONY: pull
+pull:
+	$(OCI_RUN) pull registry://$(REGISTRY):$(TAG) -o $(PULL_OUTPUT) $(OCI_FLAGS)
+
+# Always regenerated; createdAt is kept when nothing else changed.
+.PHONY: artifacthub-pkg.yml
+artifacthub-pkg.yml: metadata.yml questions-ui.yml
+	$(OCI_RUN) artifacthub --metadata metadata.yml --questions questions-ui.yml --version $(VERSION) -o artifacthub-pkg.yml
+
+# Versions agree (metadata.yml, Cargo.toml, policy.yaml), artifacthub-pkg.yml
+# is up to date, build + annotate, push to $(REGISTRY):v$(VERSION), print
+# the digest to sign.
+.PHONY: release
+release:
+	$(OCI_RUN) check-version --metadata metadata.yml --cargo-toml Cargo.toml --policy policy.yaml
+	$(OCI_RUN) artifacthub --metadata metadata.yml --questions questions-ui.yml --version $(VERSION) -o artifacthub-pkg.yml --check
+	$(MAKE) annotated-policy.wasm
+	@ref=$$($(OCI_RUN) push annotated-policy.wasm $(REGISTRY):v$(VERSION) $(OCI_FLAGS)) && \
+	  echo "pushed: $$ref" && \
+	  echo "digest: $${ref##*@}" && \
+	  echo "sign it: cosign sign --yes $$ref"
+
+# Tests against a real registry (Debian package docker-registry) started on
+# 127.0.0.1 by the tests themselves; a missing registry is a failure here.
+.PHONY: oci-tests
+oci-tests: annotated-policy.wasm
+	@bash oci/registry.sh check
+	POLICY_OCI_REQUIRE_REGISTRY=1 cargo test --locked -p policy-oci

@@ -33,7 +33,8 @@ fn policy_yaml_parses_as_a_cluster_admission_policy() {
 #[test]
 fn policy_yaml_rules_equal_metadata_rules() {
     let spec = policy().spec.expect("spec");
-    let metadata: serde_yaml::Value = serde_yaml::from_str(&read("metadata.yml")).expect("metadata.yml");
+    let metadata: serde_yaml::Value =
+        serde_yaml::from_str(&read("metadata.yml")).expect("metadata.yml");
     let metadata: Value = serde_json::to_value(metadata).expect("json");
     let policy_rules = rules_json(serde_json::to_value(spec.rules).expect("rules"));
     let metadata_rules = rules_json(metadata["rules"].clone());
@@ -51,7 +52,8 @@ fn policy_yaml_settings_pass_the_policy_validation() {
 
 #[test]
 fn metadata_version_matches_the_crate_and_the_module_tag() {
-    let metadata: serde_yaml::Value = serde_yaml::from_str(&read("metadata.yml")).expect("metadata.yml");
+    let metadata: serde_yaml::Value =
+        serde_yaml::from_str(&read("metadata.yml")).expect("metadata.yml");
     let version = metadata["annotations"]["io.kubewarden.policy.version"]
         .as_str()
         .expect("version annotation");

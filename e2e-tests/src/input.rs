@@ -43,8 +43,8 @@ pub fn read_request(path: &str) -> Result<Value> {
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read request file {path}"))?
     };
-    let value: Value = serde_json::from_str(&text)
-        .with_context(|| format!("request {path} is not valid JSON"))?;
+    let value: Value =
+        serde_json::from_str(&text).with_context(|| format!("request {path} is not valid JSON"))?;
     admission_request(value).with_context(|| format!("request {path}"))
 }
 
@@ -94,7 +94,11 @@ pub fn describe_request(request: &Value) -> String {
     let name = request
         .get("name")
         .and_then(Value::as_str)
-        .or_else(|| object.and_then(|o| o.pointer("/metadata/name")).and_then(Value::as_str))
+        .or_else(|| {
+            object
+                .and_then(|o| o.pointer("/metadata/name"))
+                .and_then(Value::as_str)
+        })
         .unwrap_or("-");
     let namespace = request
         .get("namespace")
@@ -119,7 +123,8 @@ mod tests {
     fn bare_request_and_review() {
         let req = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE"});
         assert_eq!(admission_request(req.clone()).unwrap(), req);
-        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req});
+        let review =
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req});
         assert_eq!(admission_request(review).unwrap(), req);
         assert!(admission_request(json!({"kind": "Pod", "metadata": {}})).is_err());
         assert!(admission_request(json!([1])).is_err());

@@ -162,8 +162,10 @@ impl Metadata {
             let at = format!("rules[{i}]");
             check_list(&mut errors, &at, "apiGroups", &rule.api_groups);
             check_list(&mut errors, &at, "apiVersions", &rule.api_versions);
-            check_list(&mut errors, &at, "resources", &rule.resources);
-            if let Err(e) = validate_resources(&rule.resources) {
+            // resources follow Kubernetes' own wildcard rules instead.
+            if rule.resources.is_empty() {
+                errors.push(format!("{at}.resources: must not be empty"));
+            } else if let Err(e) = validate_resources(&rule.resources) {
                 errors.push(format!("{at}.resources: {e}"));
             }
             if rule.operations.is_empty() {
@@ -190,7 +192,9 @@ impl Metadata {
                 ));
             }
             if r.kind.is_empty() {
-                errors.push(format!("contextAwareResources[{i}].kind: must not be empty"));
+                errors.push(format!(
+                    "contextAwareResources[{i}].kind: must not be empty"
+                ));
             }
         }
         if let Some(v) = &self.minimum_kubewarden_version
@@ -279,7 +283,9 @@ fn validate_resources(data: &[String]) -> std::result::Result<(), String> {
 
 /// Return the payload of the first `io.kubewarden.metadata` custom section.
 pub fn read_metadata_section(module: &[u8]) -> Result<Option<Vec<u8>>> {
-    Ok(custom_sections(module, METADATA_SECTION)?.into_iter().next())
+    Ok(custom_sections(module, METADATA_SECTION)?
+        .into_iter()
+        .next())
 }
 
 /// Return the payloads of every custom section called `name`, in order.
@@ -364,7 +370,8 @@ annotations:
             ..m
         };
         m.validate().expect("valid");
-        let json: serde_json::Value = serde_json::from_slice(&m.to_section_json().unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&m.to_section_json().unwrap()).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
@@ -383,7 +390,9 @@ annotations:
 
     #[test]
     fn required_fields() {
-        let e = Metadata::from_yaml("mutating: true").unwrap_err().to_string();
+        let e = Metadata::from_yaml("mutating: true")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rules"), "{e}");
         let e = Metadata::from_yaml("rules: []").unwrap_err().to_string();
         assert!(e.contains("mutating"), "{e}");
@@ -400,7 +409,11 @@ rules:
     resources: ["pods"]
     operations: ["*", "CREATE"]
 "#;
-        let e = Metadata::from_yaml(bad).unwrap().validate().unwrap_err().to_string();
+        let e = Metadata::from_yaml(bad)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rules[0].apiGroups: must not be empty"), "{e}");
         assert!(e.contains("rules[0].apiVersions: no other elements"), "{e}");
         assert!(e.contains("rules[0].operations: no other elements"), "{e}");
@@ -410,10 +423,17 @@ rules:
         assert!(e.contains("PATCH"), "{e}");
 
         let bad_res = "protocolVersion: v1\nmutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: ['*', pods], operations: [CREATE]}\n";
-        let e = Metadata::from_yaml(bad_res).unwrap().validate().unwrap_err().to_string();
+        let e = Metadata::from_yaml(bad_res)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("if '*' is present"), "{e}");
 
         let ok_res = "protocolVersion: v1\nmutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: ['*', 'a/b', 'a/*', '*/b'], operations: [CREATE]}\n";
-        Metadata::from_yaml(ok_res).unwrap().validate().expect("valid");
+        Metadata::from_yaml(ok_res)
+            .unwrap()
+            .validate()
+            .expect("valid");
     }
 }

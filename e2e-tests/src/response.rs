@@ -121,7 +121,8 @@ impl AdmissionResponse {
                 if diff.0.is_empty() {
                     None
                 } else {
-                    let json = serde_json::to_string(&diff).context("cannot serialize JSONPatch")?;
+                    let json =
+                        serde_json::to_string(&diff).context("cannot serialize JSONPatch")?;
                     Some(STANDARD.encode(json))
                 }
             }
