@@ -49,7 +49,11 @@ lint:
 
 .PHONY: unit-tests
 unit-tests:
-	cargo nextest run --locked -p daemonset-csi-policy || cargo test --locked -p daemonset-csi-policy
+	@if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --locked -p daemonset-csi-policy; \
+	else \
+		cargo test --locked -p daemonset-csi-policy; \
+	fi
 
 .PHONY: test
 test: fmt lint unit-tests e2e-tests
