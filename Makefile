@@ -56,7 +56,7 @@ unit-tests:
 	fi
 
 .PHONY: test
-test: fmt lint unit-tests e2e-tests
+test: fmt lint unit-tests e2e-tests oci-tests
 
 .PHONY: clean
 clean:
