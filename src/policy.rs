@@ -55,6 +55,13 @@ impl Policy {
 
 /// Parses settings JSON with the path of the first field that does not fit.
 pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
+    // serde reads a struct from a JSON list too: insist on an object, and
+    // read `null` (no settings) as `{}` as the host does.
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(b'n') if json.trim_ascii() == b"null" => return Ok(Settings::default()),
+        _ => return Err("settings must be a JSON object".to_string()),
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let settings: Settings = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -72,4 +79,24 @@ pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
 pub fn load(json: &[u8]) -> Result<Policy, String> {
     let settings = parse_settings(json)?;
     Policy::compile(&settings).map_err(|errors| errors.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_must_be_an_object_or_null() {
+        assert!(load(b"{}").is_ok());
+        assert!(load(b" null ").is_ok());
+        assert_eq!(
+            load(b"[]").err().as_deref(),
+            Some("settings must be a JSON object")
+        );
+        assert_eq!(
+            load(br#"[{"namespaces": ["x"]}]"#).err().as_deref(),
+            Some("settings must be a JSON object")
+        );
+        assert!(load(b"{} trailing").is_err());
+    }
 }

@@ -60,7 +60,14 @@ pub fn render_str(value: &str) -> String {
     shorten(Value::from(value).to_string())
 }
 
-fn shorten(mut text: String) -> String {
+/// Violations are listed with `; ` between them, so a value never carries a
+/// raw `;` (it is written as the JSON escape `\u003b`).
+fn shorten(text: String) -> String {
+    let mut text = if text.contains(';') {
+        text.replace(';', "\\u003b")
+    } else {
+        text
+    };
     if text.chars().count() > MAX_VALUE_CHARS {
         let cut = text
             .char_indices()
@@ -115,6 +122,11 @@ mod tests {
         let rendered = render_str(&long);
         assert!(rendered.ends_with("..."));
         assert!(rendered.chars().count() <= MAX_VALUE_CHARS + 3);
+    }
+
+    #[test]
+    fn values_never_contain_the_list_separator() {
+        assert_eq!(render_str("/a; b"), "\"/a\\u003b b\"");
     }
 
     #[test]

@@ -250,9 +250,10 @@ fn allowed_volumes<'a>(
             let Some(rule) = rules.most_specific(&normalized) else {
                 continue;
             };
-            if !type_allowed(host_path, rule, &volume_path, findings) {
-                continue;
-            }
+            // A refused type is reported, but the mounts are still judged:
+            // every problem shows in one response, and warn mode still
+            // makes read-write mounts read-only.
+            type_allowed(host_path, rule, &volume_path, findings);
             if let Ok(Some(name)) =
                 string(volume, "name", || format!("{volume_path}.name"), findings)
             {
@@ -315,17 +316,17 @@ fn type_allowed(
     rule: &AllowedPrefix,
     volume_path: &str,
     findings: &mut Findings,
-) -> bool {
+) {
     let Some(types) = &rule.types else {
-        return true;
+        return;
     };
     let field = format!("{volume_path}.hostPath.type");
     let Ok(ty) = string(host_path, "type", || field.clone(), findings) else {
-        return false;
+        return;
     };
     let ty = ty.unwrap_or("");
     if types.iter().any(|t| t == ty) {
-        return true;
+        return;
     }
     findings.push(Violation::new(
         field,
@@ -336,7 +337,6 @@ fn type_allowed(
             rule.prefix
         ),
     ));
-    false
 }
 
 /// Judges one mount of an allowed hostPath volume; returns the edit that

@@ -234,6 +234,43 @@ fn option_matches(entry: &str, text: &str, name: &str) -> bool {
     entry == text || (!entry.contains('=') && entry == name)
 }
 
+/// A forbidden `name=value` also catches other spellings of the same number
+/// (`uid=00`, `gid=0x0`, `dir_mode=777` for `0777`): the kernel parses them
+/// as numbers, so a textual match alone could be sidestepped.
+fn forbidden_matches(entry: &str, text: &str, name: &str) -> bool {
+    if option_matches(entry, text, name) {
+        return true;
+    }
+    let entry = normalize(entry);
+    let (Some((entry_name, entry_value)), Some((_, value))) =
+        (entry.split_once('='), text.split_once('='))
+    else {
+        return false;
+    };
+    if entry_name.trim() != name {
+        return false;
+    }
+    let wanted = numeric_readings(entry_value.trim());
+    numeric_readings(value.trim())
+        .iter()
+        .any(|n| wanted.contains(n))
+}
+
+/// Every number a mount option value could be read as: decimal, octal
+/// (leading 0 or not, as mode options are octal) and hexadecimal.
+fn numeric_readings(value: &str) -> Vec<u128> {
+    let mut readings = Vec::with_capacity(3);
+    if let Some(hex) = value.strip_prefix("0x") {
+        readings.extend(u128::from_str_radix(hex, 16).ok());
+        return readings;
+    }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        readings.extend(value.parse::<u128>().ok());
+        readings.extend(u128::from_str_radix(value, 8).ok());
+    }
+    readings
+}
+
 fn check_mount_options(
     object: &Map<String, Value>,
     old: Option<&Map<String, Value>>,
@@ -271,7 +308,7 @@ fn check_mount_options(
         if let Some(f) = rules
             .forbidden
             .iter()
-            .find(|f| option_matches(f, &normalized, &name))
+            .find(|f| forbidden_matches(f, &normalized, &name))
         {
             findings.push(Violation::new(
                 path,
@@ -297,6 +334,27 @@ fn check_mount_options(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forbidden_numbers_match_every_spelling() {
+        for option in ["uid=0", "uid=00", "uid=0x0", "UID=0"] {
+            let (text, name) = option_parts(option);
+            assert!(forbidden_matches("uid=0", &text, &name), "{option}");
+        }
+        for option in [
+            "dir_mode=777",
+            "dir_mode=0777",
+            "dir_mode=511",
+            "dir_mode=0x1ff",
+        ] {
+            let (text, name) = option_parts(option);
+            assert!(forbidden_matches("dir_mode=0777", &text, &name), "{option}");
+        }
+        let (text, name) = option_parts("uid=1000");
+        assert!(!forbidden_matches("uid=0", &text, &name));
+        let (text, name) = option_parts("gid=0");
+        assert!(!forbidden_matches("uid=0", &text, &name));
+    }
 
     #[test]
     fn options_match_by_text_or_name() {

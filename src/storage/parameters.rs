@@ -1,10 +1,15 @@
 //! StorageClass parameters: required, forbidden and allowed values, per
 //! provisioner glob.
 //!
-//! CSI drivers commonly read parameter keys case-insensitively (the AWS EBS
-//! driver lower-cases them), so keys are compared trimmed and lower-cased,
-//! and values trimmed and case-insensitively: `" Encrypted ": "False"` is
-//! judged as `encrypted: false`.
+//! Drivers differ in how they read keys: the AWS EBS driver lower-cases them,
+//! ceph-csi looks them up verbatim, and values such as `encrypted: "TRUE"`
+//! may or may not count as true. So every comparison takes the reading that
+//! refuses more: `required` and `allowedValues` accept only the exact key and
+//! value, while `forbidden` keys and `allowedValues` restrictions reach every
+//! key that is equal once trimmed and lower-cased, and keys that collide
+//! that way are refused.
+
+use std::collections::{BTreeMap, HashSet};
 
 use crate::glob::DriverGlob;
 use crate::settings::ParameterRules;
@@ -26,12 +31,8 @@ pub struct CompiledParameterRules {
     allowed_values: Vec<(String, Vec<String>)>,
 }
 
-fn normalize_values(
-    map: &std::collections::BTreeMap<String, Vec<String>>,
-) -> Vec<(String, Vec<String>)> {
-    map.iter()
-        .map(|(k, values)| (normalize(k), values.iter().map(|v| normalize(v)).collect()))
-        .collect()
+fn verbatim(map: &BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<String>)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 pub fn compile(
@@ -82,82 +83,75 @@ pub fn compile(
         compiled.push(CompiledParameterRules {
             index: i,
             provisioner,
-            required: normalize_values(&rule.required),
+            required: verbatim(&rule.required),
             forbidden,
-            allowed_values: normalize_values(&rule.allowed_values),
+            allowed_values: verbatim(&rule.allowed_values),
         });
     }
     compiled
 }
 
-/// Parameters with normalised keys, refusing keys that collide once
-/// normalised (which one would the driver read?).
-pub fn normalized_parameters(
-    parameters: &[(&str, &str)],
-    findings: &mut Findings,
-) -> Vec<(String, String)> {
-    let mut normalized: Vec<(String, String)> = Vec::with_capacity(parameters.len());
-    let mut seen = std::collections::HashSet::with_capacity(parameters.len());
+/// Refuses keys that are equal once trimmed and lower-cased: which one would
+/// the driver read?
+pub fn check_collisions(parameters: &[(&str, &str)], findings: &mut Findings) {
+    let mut seen = HashSet::with_capacity(parameters.len());
     for (key, value) in parameters {
-        let nk = normalize(key);
-        if !seen.insert(nk.clone()) {
+        let normalized = normalize(key);
+        if !seen.insert(normalized.clone()) {
             findings.push(Violation::new(
                 format!("parameters.{key}"),
                 render_str(value),
                 RULE,
-                format!("parameter keys collide once trimmed and lower-cased ({nk})"),
+                format!("parameter keys collide once trimmed and lower-cased ({normalized})"),
             ));
-            continue;
         }
-        normalized.push((nk, normalize(value)));
     }
-    normalized
 }
 
 pub fn check(
     driver: &str,
     parameters: &[(&str, &str)],
-    normalized: &[(String, String)],
     rules: &[CompiledParameterRules],
     findings: &mut Findings,
 ) {
-    let original_key = |nk: &str| {
+    let exact = |key: &str| parameters.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let spelled_like = |key: &str| {
+        let wanted = normalize(key);
         parameters
             .iter()
-            .find(|(k, _)| normalize(k) == nk)
-            .map_or(nk.to_string(), |(k, _)| k.to_string())
-    };
-    let value_of = |nk: &str| {
-        normalized
-            .iter()
-            .find(|(k, _)| k == nk)
-            .map(|(_, v)| v.as_str())
+            .filter(move |(k, _)| normalize(k) == wanted)
+            .copied()
     };
     for rule in rules.iter().filter(|r| r.provisioner.matches(driver)) {
         let i = rule.index;
         for (key, values) in &rule.required {
-            match value_of(key) {
-                None => findings.push(Violation::new(
-                    format!("parameters.{key}"),
-                    "missing",
-                    RULE,
-                    format!("required for {driver} by parameters[{i}]"),
-                )),
+            match exact(key) {
+                None => {
+                    let near = spelled_like(key).next().map_or(String::new(), |(k, _)| {
+                        format!(" ({k:?} is not the same key)")
+                    });
+                    findings.push(Violation::new(
+                        format!("parameters.{key}"),
+                        "missing",
+                        RULE,
+                        format!("required for {driver} by parameters[{i}]{near}"),
+                    ));
+                }
                 Some(v) if !values.is_empty() && !values.iter().any(|a| a == v) => {
                     findings.push(Violation::new(
-                        format!("parameters.{}", original_key(key)),
+                        format!("parameters.{key}"),
                         render_str(v),
                         RULE,
-                        format!("must be one of {values:?} (parameters[{i}].required)"),
+                        format!("must be exactly one of {values:?} (parameters[{i}].required)"),
                     ))
                 }
                 Some(_) => {}
             }
         }
         for key in &rule.forbidden {
-            if let Some(v) = value_of(key) {
+            for (k, v) in spelled_like(key) {
                 findings.push(Violation::new(
-                    format!("parameters.{}", original_key(key)),
+                    format!("parameters.{k}"),
                     render_str(v),
                     RULE,
                     format!("forbidden for {driver} by parameters[{i}]"),
@@ -165,15 +159,17 @@ pub fn check(
             }
         }
         for (key, values) in &rule.allowed_values {
-            if let Some(v) = value_of(key)
-                && !values.iter().any(|a| a == v)
-            {
-                findings.push(Violation::new(
-                    format!("parameters.{}", original_key(key)),
-                    render_str(v),
-                    RULE,
-                    format!("must be one of {values:?} (parameters[{i}].allowedValues)"),
-                ));
+            for (k, v) in spelled_like(key) {
+                if !values.iter().any(|a| a == v) {
+                    findings.push(Violation::new(
+                        format!("parameters.{k}"),
+                        render_str(v),
+                        RULE,
+                        format!(
+                            "must be exactly one of {values:?} (parameters[{i}].allowedValues)"
+                        ),
+                    ));
+                }
             }
         }
     }

@@ -49,14 +49,8 @@ pub fn evaluate(
         class_fields::enforce(object, settings, &mut findings);
         if let Some(driver) = judge_provisioner(object, settings, drivers, &mut findings) {
             let params = string_map(object, "parameters", "parameters", &mut findings);
-            let normalized = parameters::normalized_parameters(&params, &mut findings);
-            parameters::check(
-                &driver,
-                &params,
-                &normalized,
-                &rules.parameters,
-                &mut findings,
-            );
+            parameters::check_collisions(&params, &mut findings);
+            parameters::check(&driver, &params, &rules.parameters, &mut findings);
             secrets::check(&params, &settings.secrets, &mut findings);
         }
     }
@@ -213,12 +207,26 @@ mod tests {
         assert_rejected(
             &response,
             &[
-                "parameters. Encrypted =\"false\": must be one of [\"true\"] (parameters[0].required)",
+                "parameters.encrypted=missing: required for ebs.csi.aws.com by parameters[0] (\" Encrypted \" is not the same key)",
                 "parameters.IopsPerGB=\"50\": forbidden for ebs.csi.aws.com by parameters[0]",
-                "parameters.Type=\"io1\": must be one of [\"gp3\", \"io2\"] (parameters[0].allowedValues)",
+                "parameters.Type=\"io1\": must be exactly one of [\"gp3\", \"io2\"] (parameters[0].allowedValues)",
             ],
         );
-        assert_eq!(violation_count(&response), 3);
+        assert_eq!(violation_count(&response), 3, "{}", message(&response));
+    }
+
+    #[test]
+    fn required_values_match_exactly() {
+        let settings = json!({"storageClasses": {"parameters": [{"provisioner": "ebs.csi.aws.com", "required": {"encrypted": ["true"]}}]}});
+        let request = edited("storageclass-ebs-gp3.json", |object| {
+            object["parameters"]["encrypted"] = json!("TRUE");
+        });
+        assert_rejected(
+            &evaluate(&request, settings),
+            &[
+                "parameters.encrypted=\"TRUE\": must be exactly one of [\"true\"] (parameters[0].required)",
+            ],
+        );
     }
 
     #[test]
@@ -227,7 +235,7 @@ mod tests {
         let response = run("storageclass-ebs-gp3.json", settings);
         assert_rejected(
             &response,
-            &["parameters.kmskeyid=missing: required for ebs.csi.aws.com by parameters[0]"],
+            &["parameters.kmsKeyId=missing: required for ebs.csi.aws.com by parameters[0]"],
         );
     }
 

@@ -1,0 +1,45 @@
+//! Arbitrary bytes as the whole waPC `validate` payload. Oracle: no panic,
+//! a response the host can serialise, a rejection always says why and never
+//! mutates, and only a CREATE or UPDATE of a judged kind is mutated.
+
+#![no_main]
+
+use daemonset_csi_policy::evaluate::validate;
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let response = validate(data);
+    assert!(
+        serde_json::to_vec(&response).is_ok(),
+        "response does not serialise"
+    );
+    if !response.accepted {
+        assert!(
+            response.message.as_deref().is_some_and(|m| !m.is_empty()),
+            "rejection without a message"
+        );
+        assert!(
+            response.mutated_object.is_none(),
+            "rejection with a mutation"
+        );
+    }
+    if let Some(mutated) = &response.mutated_object {
+        assert!(mutated.is_object(), "mutated object is not an object");
+        // serde_json does not check UTF-8 in the fields it skips: read the
+        // payload the same way (invalid bytes only ever sit in strings).
+        let text = String::from_utf8_lossy(data);
+        let payload: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let request = payload.get("request").unwrap_or(&Value::Null);
+        let operation = request.get("operation").and_then(Value::as_str);
+        assert!(
+            matches!(operation, Some("CREATE" | "UPDATE")),
+            "mutation on {operation:?}"
+        );
+        let kind = request.pointer("/kind/kind").and_then(Value::as_str);
+        assert!(
+            matches!(kind, Some("DaemonSet" | "StorageClass")),
+            "mutation of {kind:?}"
+        );
+    }
+});

@@ -1,0 +1,656 @@
+//! Property tests of the policy core (proptest).
+//!
+//! `properties/generators.rs` builds payloads and settings from a byte
+//! string (proptest draws and shrinks the bytes) and `properties/oracle.rs`
+//! holds the invariants. Both are shared with the fuzz targets in `fuzz/`.
+//! A failing case prints the whole payload, ready to paste into
+//! `fuzz/regressions/`.
+
+#[path = "properties/generators.rs"]
+mod generators;
+#[path = "properties/oracle.rs"]
+mod oracle;
+
+use std::sync::OnceLock;
+
+use daemonset_csi_policy::evaluate::{validate, validate_settings};
+use daemonset_csi_policy::glob::DriverGlob;
+use daemonset_csi_policy::paths::{is_within, normalize_absolute};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use generators::{
+    Bytes, Case, FORBIDDEN_PATHS, Gen, Kind, PATH_SEGMENTS, PREFIXES, Vocabulary,
+    daemon_set_with_paths, host_path, respell, settings, settings_are_valid, shuffle_lists,
+    valid_settings, with_mode,
+};
+use oracle::{ref_glob, ref_segments, rule_of, violations};
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        // Failing payloads are printed; nothing is written into the tree.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..1536)
+}
+
+/// Runs a generator on proptest's bytes.
+fn generate<T>(bytes: &[u8], f: impl FnOnce(&mut Gen) -> T) -> T {
+    let mut source = Bytes::new(bytes);
+    let mut g = Gen::new(&mut source);
+    f(&mut g)
+}
+
+fn cases(kind: Option<Kind>) -> impl Strategy<Value = Case> {
+    bytes().prop_map(move |b| generate(&b, |g| generators::case(g, kind)))
+}
+
+fn fixtures() -> &'static [(String, Value)] {
+    static FIXTURES: OnceLock<Vec<(String, Value)>> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        generators::load_fixtures(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data"),
+        )
+    })
+}
+
+fn fixture_cases() -> impl Strategy<Value = Case> {
+    bytes().prop_filter_map("fixture of an untargeted kind", |b| {
+        generate(&b, |g| generators::fixture_case(g, fixtures()))
+    })
+}
+
+/// A DaemonSet CREATE by a user no generated exemption names.
+fn daemon_set_case(paths: &[String], settings: Value) -> Case {
+    Case {
+        kind: Kind::DaemonSet,
+        operation: "CREATE",
+        object: daemon_set_with_paths(paths),
+        old_object: Value::Null,
+        settings,
+        username: "mallory@example.com".into(),
+        groups: Vec::new(),
+    }
+}
+
+fn sorted_rules(r: &kubewarden_policy_sdk::response::ValidationResponse) -> Vec<String> {
+    let mut rules: Vec<String> = violations(r).iter().map(|v| rule_of(v)).collect();
+    rules.sort();
+    rules
+}
+
+fn path_strings() -> impl Strategy<Value = String> {
+    prop_oneof![
+        bytes().prop_map(|b| generate(&b, host_path)),
+        "[/.a-z]{0,16}",
+        "(/|//|/\\./|\\.\\./|[a-z.]{1,3}){0,8}",
+        any::<String>(),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Paths.
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// `normalize_absolute` is idempotent, canonical (no `//`, no `.`, no
+    /// trailing `/`), refuses exactly what the reference refuses, and
+    /// `is_within` is segment-wise prefix matching.
+    #[test]
+    fn normalisation_is_idempotent_and_canonical(a in path_strings(), b in path_strings()) {
+        let reference = ref_segments(&a);
+        match normalize_absolute(&a) {
+            Ok(n) => {
+                prop_assert_eq!(normalize_absolute(&n), Ok(n.clone()));
+                prop_assert!(n.starts_with('/'));
+                prop_assert!(!n.contains("//"), "{}", n);
+                prop_assert!(n == "/" || !n.ends_with('/'), "{}", n);
+                prop_assert!(!n.split('/').any(|s| s == "." || s == ".."), "{}", n);
+                let segments: Vec<&str> = n.split('/').filter(|s| !s.is_empty()).collect();
+                prop_assert_eq!(Some(segments), reference);
+            }
+            Err(_) => prop_assert!(reference.is_none(), "refused {:?}", a),
+        }
+        if let (Ok(na), Ok(nb), Some(sa), Some(sb)) =
+            (normalize_absolute(&a), normalize_absolute(&b), ref_segments(&a), ref_segments(&b))
+        {
+            prop_assert_eq!(is_within(&na, &nb), sa.starts_with(&sb), "{} within {}", na, nb);
+        }
+    }
+
+    /// Driver globs match like the reference matcher (`*` = one or more
+    /// characters other than `.`, anchored, case-sensitive).
+    #[test]
+    fn driver_globs_match_like_the_reference(
+        pattern in "[ab*-]{1,4}(\\.[ab*]{1,3}){0,2}",
+        name in "[abAB*-]{0,5}(\\.[ab]{0,3}){0,3}",
+    ) {
+        if let Ok(glob) = DriverGlob::parse(&pattern) {
+            prop_assert_eq!(glob.matches(&name), ref_glob(&pattern, &name), "{} ~ {}", pattern, name);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(192))]
+
+    /// An accepted hostPath, normalised, lies under an allowed prefix
+    /// (segment-wise) and overlaps no forbidden path; the rest of an
+    /// accepted DaemonSet agrees with the settings too.
+    #[test]
+    fn accepted_daemon_sets_respect_the_settings(case in cases(Some(Kind::DaemonSet))) {
+        let case = case.with_settings(with_mode(&case.settings, "enforce"));
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+    }
+
+    /// No spelling (`//`, `/./`, trailing `/`, mixed) changes a verdict: a
+    /// forbidden or not-allowed path is refused however it is written.
+    #[test]
+    fn spelling_does_not_change_the_verdict(seed in bytes()) {
+        let (settings, base, spelled) = generate(&seed, |g| {
+            let settings = with_mode(&valid_settings(g), "enforce");
+            let vocabulary = if g.chance(8) { PREFIXES } else { FORBIDDEN_PATHS };
+            let mut base = g.pick_str(vocabulary);
+            for _ in 0..g.count(2) {
+                let segment = g.pick_str(&PATH_SEGMENTS[..2]);
+                base.push('/');
+                base.push_str(&segment);
+            }
+            let base = normalize_absolute(&base).unwrap_or_else(|_| "/var/log".into());
+            let spelled = respell(g, &base);
+            (settings, base, spelled)
+        });
+        let plain = oracle::run(&daemon_set_case(std::slice::from_ref(&base), settings.clone()));
+        let case = daemon_set_case(std::slice::from_ref(&spelled), settings);
+        let respelled = oracle::run(&case);
+        prop_assert_eq!(plain.accepted, respelled.accepted, "{} vs {}", base, spelled);
+        prop_assert_eq!(sorted_rules(&plain), sorted_rules(&respelled));
+        prop_assert_eq!(oracle::check_semantics(&case, &respelled), Ok(()));
+    }
+
+    /// A hostPath with a `..` segment is never accepted, whatever the
+    /// settings and however it is spelled.
+    #[test]
+    fn parent_segments_are_never_accepted(seed in bytes()) {
+        let (settings, path) = generate(&seed, |g| {
+            let settings = with_mode(&valid_settings(g), "enforce");
+            let base = g.pick_str(PREFIXES);
+            let spelled = respell(g, &base);
+            let mut segments: Vec<String> = spelled.split('/').map(str::to_string).collect();
+            let at = 1 + g.below(segments.len());
+            segments.insert(at.min(segments.len()), "..".into());
+            (settings, segments.join("/"))
+        });
+        prop_assert!(normalize_absolute(&path).is_err(), "{}", path);
+        let r = oracle::run(&daemon_set_case(std::slice::from_ref(&path), settings));
+        prop_assert!(!r.accepted, "{} accepted", path);
+        let message = r.message.unwrap_or_default();
+        prop_assert!(message.contains("volumes[0].hostPath.path"), "{}", message);
+    }
+
+    /// Evaluating a mutated object again mutates nothing and finds no new
+    /// violation; the mutated object is accepted.
+    #[test]
+    fn mutation_is_idempotent_and_valid(case in cases(None)) {
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
+        if let Some(mutated) = &r.mutated_object {
+            prop_assert_eq!(oracle::check_idempotent(&case, &r, mutated), Ok(()));
+        }
+    }
+
+    /// Without the fields the rules target, the mutated object equals the
+    /// original, unknown fields included.
+    #[test]
+    fn mutation_preserves_untargeted_fields(case in cases(None)) {
+        let r = oracle::run(&case);
+        if let Some(mutated) = &r.mutated_object {
+            prop_assert_eq!(oracle::check_preserved(&case, mutated), Ok(()));
+        }
+    }
+
+    /// Shuffling every settings list changes neither validity nor verdict.
+    #[test]
+    fn verdicts_do_not_depend_on_settings_order(case in cases(None), seed in bytes()) {
+        let outcome = generate(&seed, |g| oracle::check_order_free(&case, g));
+        prop_assert_eq!(outcome, Ok(()));
+    }
+
+    /// `warn` accepts what `enforce` rejects, with the same violations as
+    /// warnings; unreadable objects are rejected in both.
+    #[test]
+    fn warn_mode_accepts_exactly_what_enforce_rejects(case in cases(None)) {
+        prop_assert_eq!(oracle::check_warn_matches_enforce(&case), Ok(()));
+    }
+
+    /// Accepted StorageClasses and CSIDrivers agree with the settings.
+    #[test]
+    fn accepted_storage_objects_respect_the_settings(
+        case in prop_oneof![cases(Some(Kind::StorageClass)), cases(Some(Kind::CsiDriver))],
+    ) {
+        let case = case.with_settings(with_mode(&case.settings, "enforce"));
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_mutation(&case, &r), Ok(()));
+    }
+
+    /// Every invariant on the realistic fixtures of `test_data/`.
+    #[test]
+    fn fixtures_satisfy_every_invariant(case in fixture_cases(), seed in bytes()) {
+        let outcome = generate(&seed, |g| oracle::check_case(&case, g));
+        prop_assert_eq!(outcome, Ok(()));
+    }
+
+    /// Settings `validate_settings` accepts are usable by `validate`;
+    /// refused ones say why; validity does not depend on list order.
+    #[test]
+    fn accepted_settings_are_usable(seed in bytes(), shuffle in bytes()) {
+        let s = generate(&seed, |g| settings(g, Vocabulary::Any));
+        let response = validate_settings(s.to_string().as_bytes());
+        if response.valid {
+            prop_assert!(response.message.is_none());
+            for (name, request) in fixtures() {
+                let payload = json!({"request": request, "settings": s}).to_string();
+                let r = validate(payload.as_bytes());
+                let message = r.message.unwrap_or_default();
+                prop_assert!(
+                    !message.starts_with("policy settings are invalid"),
+                    "{}: {}", name, message
+                );
+            }
+        } else {
+            let message = response.message.unwrap_or_default();
+            prop_assert!(message.contains(": "), "unhelpful message {:?}", message);
+        }
+        let mut shuffled = s.clone();
+        generate(&shuffle, |g| shuffle_lists(g, &mut shuffled));
+        prop_assert_eq!(settings_are_valid(&shuffled), response.valid, "{}", shuffled);
+    }
+}
+
+/// The generators reach every kind of verdict, so the properties above are
+/// not vacuous.
+#[test]
+fn generators_cover_every_kind_of_verdict() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for _ in 0..600 {
+        let seed: Vec<u8> = (0..1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        let case = generate(&seed, |g| generators::case(g, None));
+        let r = oracle::run(&case);
+        let mut bump = |k| *counts.entry(k).or_default() += 1;
+        bump(if r.accepted { "accepted" } else { "rejected" });
+        if r.mutated_object.is_some() {
+            bump(match case.kind {
+                Kind::DaemonSet => "mutated DaemonSet",
+                _ => "mutated StorageClass",
+            });
+        }
+        if r.accepted && !violations(&r).is_empty() {
+            bump("warned");
+        }
+        if oracle::is_exempted(&r) {
+            bump("exempted");
+        }
+        if r.accepted && !oracle::is_exempted(&r) && case.kind == Kind::DaemonSet {
+            let has_host_path = case
+                .object
+                .pointer("/spec/template/spec/volumes")
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().any(|v| v.get("hostPath").is_some()));
+            if has_host_path {
+                bump("accepted hostPath");
+            }
+        }
+        if r.message
+            .as_deref()
+            .is_some_and(|m| m.contains("[readable object]"))
+        {
+            bump("unreadable");
+        }
+    }
+    for (kind, minimum) in [
+        ("accepted", 60),
+        ("rejected", 60),
+        ("mutated DaemonSet", 10),
+        ("mutated StorageClass", 10),
+        ("warned", 20),
+        ("exempted", 5),
+        ("accepted hostPath", 10),
+        ("unreadable", 5),
+    ] {
+        let n = counts.get(kind).copied().unwrap_or(0);
+        eprintln!("{kind}: {n}");
+        assert!(
+            n >= minimum,
+            "only {n} cases {kind} (want {minimum}): {counts:?}"
+        );
+    }
+}
+
+/// The settings seeds of the fuzz corpora are valid, so the seeded payloads
+/// reach the rules.
+#[test]
+fn fuzz_settings_seeds_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/settings");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/seeds/settings exists") {
+        let path = entry.expect("readable directory").path();
+        let bytes = std::fs::read(&path).expect("readable seed");
+        let response = validate_settings(&bytes);
+        assert!(response.valid, "{}: {:?}", path.display(), response.message);
+        seen += 1;
+    }
+    assert!(seen >= 3, "only {seen} settings seeds");
+}
+
+// ---------------------------------------------------------------------------
+// The oracle catches what it is meant to catch (so the properties can fail).
+
+fn accepted(mutated: Option<Value>) -> kubewarden_policy_sdk::response::ValidationResponse {
+    kubewarden_policy_sdk::response::ValidationResponse {
+        accepted: true,
+        message: None,
+        code: None,
+        mutated_object: mutated,
+        audit_annotations: None,
+        warnings: None,
+    }
+}
+
+#[test]
+fn oracle_refuses_a_bad_accepted_daemon_set() {
+    let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+        {"pathPrefix": "/var/log", "readOnly": true}
+    ]}}});
+    for (path, read_only) in [
+        ("/etc", true),
+        ("/var/logs", true),
+        ("/var/log/../../etc", true),
+        ("var/log", true),
+        ("/var/run/docker.sock", true),
+        ("/var/log/pods", false),
+    ] {
+        let mut case = daemon_set_case(&[path.to_string()], settings.clone());
+        if let Some(mount) = case
+            .object
+            .pointer_mut("/spec/template/spec/containers/0/volumeMounts/0")
+            .and_then(Value::as_object_mut)
+        {
+            mount.insert("readOnly".into(), Value::Bool(read_only));
+        }
+        assert!(
+            oracle::check_semantics(&case, &accepted(None)).is_err(),
+            "{path} (readOnly {read_only}) passed the oracle"
+        );
+        assert!(
+            !oracle::run(&case).accepted,
+            "{path} accepted by the policy"
+        );
+    }
+    let good = daemon_set_case(&["/var//log/pods/".to_string()], settings);
+    assert_eq!(oracle::check_semantics(&good, &accepted(None)), Ok(()));
+    assert!(oracle::run(&good).accepted);
+}
+
+#[test]
+fn oracle_refuses_a_mutation_that_drops_or_changes_fields() {
+    let settings = json!({"daemonSets": {"hostPaths": {
+        "allowed": [{"pathPrefix": "/var/log", "readOnly": true}],
+        "mutate": true
+    }}});
+    let mut case = daemon_set_case(&["/var/log".to_string()], settings);
+    if let Some(mount) = case
+        .object
+        .pointer_mut("/spec/template/spec/containers/0/volumeMounts/0")
+        .and_then(Value::as_object_mut)
+    {
+        mount.remove("readOnly");
+        mount.insert("futureMountField".into(), json!("keep-me"));
+    }
+    let r = oracle::run(&case);
+    let mutated = r.mutated_object.clone().expect("the policy mutates");
+    assert_eq!(oracle::check_mutation(&case, &r), Ok(()));
+    let mut dropped = mutated.clone();
+    if let Some(mount) = dropped
+        .pointer_mut("/spec/template/spec/containers/0/volumeMounts/0")
+        .and_then(Value::as_object_mut)
+    {
+        mount.remove("futureMountField");
+    }
+    assert!(oracle::check_preserved(&case, &dropped).is_err());
+    let mut flipped = mutated;
+    if let Some(mount) = flipped
+        .pointer_mut("/spec/template/spec/containers/0/volumeMounts/0")
+        .and_then(Value::as_object_mut)
+    {
+        mount.insert("readOnly".into(), json!(false));
+    }
+    assert!(oracle::check_preserved(&case, &flipped).is_err());
+    assert!(oracle::check_idempotent(&case, &r, &flipped).is_err());
+}
+
+#[test]
+fn oracle_verdicts_tell_violation_sets_apart() {
+    let reject = |message: &str| kubewarden_policy_sdk::response::ValidationResponse {
+        accepted: false,
+        message: Some(message.to_string()),
+        ..accepted(None)
+    };
+    let a = reject(
+        "DaemonSet a/b violates the policy (2 violations): x=\"1\": r1 [rule.a]; y=\"2\": r2 [rule.b]",
+    );
+    let b = reject(
+        "DaemonSet a/b violates the policy (2 violations): y=\"2\": other reason [rule.b]; x=\"1\": r1 [rule.a]",
+    );
+    let c = reject("DaemonSet a/b violates the policy (1 violation): x=\"1\": r1 [rule.a]");
+    assert_eq!(oracle::verdict(&a), oracle::verdict(&b));
+    assert_ne!(oracle::verdict(&a), oracle::verdict(&c));
+}
+
+// ---------------------------------------------------------------------------
+// Bugs found in src/ (reproducers in fuzz/regressions/). The `#[ignore]`d
+// ones are pending: un-ignore after the fix and drop the bug from
+// `oracle::PENDING`.
+
+fn regression(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Fixed (6adb57b): `allowed_volumes` in `src/daemonset/host_paths.rs`
+/// keyed hostPath volumes by name, so with two volumes of one name a mount
+/// was judged against the last one only: a read-write mount of `/var/log`
+/// (read-only prefix) passed when a later volume of that name lay under a
+/// read-write prefix.
+#[test]
+fn regression_duplicate_volume_name_readonly() {
+    let r = validate(&regression("duplicate-volume-name-readonly.json"));
+    assert!(!r.accepted, "read-write mount of /var/log accepted: {r:?}");
+}
+
+/// Fixed (6adb57b): `DEFAULT_FORBIDDEN_HOST_PATHS` in `src/settings.rs`
+/// listed `/run/k3s/containerd` without its `/var/run` twin, though
+/// `src/paths.rs` relies on runtime paths being listed under both: the k3s
+/// containerd socket passed when spelled under `/var/run`.
+#[test]
+fn regression_var_run_k3s_containerd() {
+    let r = validate(&regression("var-run-k3s-containerd.json"));
+    assert!(!r.accepted, "k3s containerd socket accepted: {r:?}");
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// Every mount of a name satisfies every hostPath volume of that name
+    /// (since 6adb57b, a name used twice is refused).
+    #[test]
+    fn strict_every_volume_of_a_mounted_name_is_judged(seed in bytes(), read_only_first in any::<bool>()) {
+        let (ro, rw) = generate(&seed, |g| {
+            let ro = format!("{}/{}", g.pick_str(&["/var/log", "/proc", "/sys"]), g.pick_str(&["a", "b"]));
+            let rw = format!("{}/{}", g.pick_str(&["/var/lib/agent", "/opt/data"]), g.pick_str(&["c", "d"]));
+            (respell(g, &ro), respell(g, &rw))
+        });
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/var/log", "readOnly": true},
+            {"pathPrefix": "/proc", "readOnly": true},
+            {"pathPrefix": "/sys", "readOnly": true},
+            {"pathPrefix": "/var/lib/agent"},
+            {"pathPrefix": "/opt/data"}
+        ]}}});
+        let paths = if read_only_first { [ro, rw] } else { [rw, ro] };
+        let mut case = daemon_set_case(&paths, settings);
+        if let Some(Value::Array(volumes)) = case.object.pointer_mut("/spec/template/spec/volumes") {
+            for v in volumes.iter_mut() {
+                v["name"] = json!("data");
+            }
+        }
+        if let Some(Value::Array(mounts)) =
+            case.object.pointer_mut("/spec/template/spec/containers/0/volumeMounts")
+        {
+            mounts.truncate(1);
+            mounts[0] = json!({"name": "data", "mountPath": "/host/data"});
+        }
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_semantics_tolerating(&case, &r, &[]), Ok(()));
+    }
+
+    /// A default forbidden runtime path is refused under `/run` and under
+    /// `/var/run` (a symlink to `/run`) alike.
+    #[test]
+    fn strict_run_and_var_run_spellings_are_refused_alike(seed in bytes()) {
+        let path = generate(&seed, |g| {
+            let runtime: Vec<&str> = daemonset_csi_policy::settings::DEFAULT_FORBIDDEN_HOST_PATHS
+                .iter()
+                .copied()
+                .filter(|p| p.starts_with("/run/") || p.starts_with("/var/run/"))
+                .collect();
+            let base = g.pick_str(&runtime);
+            let twin = match base.strip_prefix("/var") {
+                Some(run) => run.to_string(),
+                None => format!("/var{base}"),
+            };
+            let mut path = respell(g, &twin);
+            if g.chance(8) {
+                path.push_str("/containerd.sock");
+            }
+            path
+        });
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/run", "readOnly": true},
+            {"pathPrefix": "/var/run", "readOnly": true}
+        ]}}});
+        let case = daemon_set_case(std::slice::from_ref(&path), settings);
+        let r = oracle::run(&case);
+        prop_assert!(!r.accepted, "{} accepted", path);
+        prop_assert_eq!(oracle::check_semantics_tolerating(&case, &r, &[]), Ok(()));
+    }
+}
+
+/// BUG: `src/storage/parameters.rs`, `normalized_parameters` and
+/// `normalize_values` compare values trimmed and lower-cased, so a
+/// `required`/`allowedValues` rule accepts `encrypted: "TRUE"`; the EBS
+/// driver encrypts only when the value is exactly `"true"`
+/// (`if value == "true"` in its `CreateVolume`): the class creates
+/// unencrypted volumes. Normalisation may refuse more, never accept more.
+#[test]
+fn regression_parameter_value_case_ebs() {
+    let r = validate(&regression("parameter-value-case-ebs.json"));
+    assert!(!r.accepted, "encrypted: \"TRUE\" accepted: {r:?}");
+}
+
+/// BUG: same place, for keys: `Encrypted` satisfies `required: {encrypted}`,
+/// but ceph-csi looks the key up verbatim (`volOptions["encrypted"]`), so
+/// the RBD image is not encrypted.
+#[test]
+fn regression_parameter_key_case_ceph() {
+    let r = validate(&regression("parameter-key-case-ceph.json"));
+    assert!(!r.accepted, "Encrypted: \"true\" accepted: {r:?}");
+}
+
+/// BUG (bypass of value-specific entries): `src/storage/class_fields.rs`,
+/// `option_matches` compares `name=value` options as text, so the forbidden
+/// `dir_mode=0777` / `uid=0` are bypassed by `dir_mode=777` / `uid=00`
+/// (the kernel parses the numbers). Either compare numeric values as
+/// numbers or document that only bare names (`uid`) are safe.
+#[test]
+fn regression_mount_option_numeric_spelling() {
+    let r = validate(&regression("mount-option-numeric-spelling.json"));
+    assert!(!r.accepted, "numeric respellings accepted: {r:?}");
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// Strict form of the parameter bug: a `required` value is met only by
+    /// the key and value exactly as the settings spell them.
+    #[test]
+    fn strict_required_parameters_match_verbatim(seed in bytes()) {
+        let (provisioner, key, value) = generate(&seed, |g| {
+            (
+                g.pick_str(&["ebs.csi.aws.com", "rook-ceph.rbd.csi.ceph.com"]),
+                g.pick_str(&["encrypted", "Encrypted", " encrypted", "ENCRYPTED"]),
+                g.pick_str(&["true", "True", "TRUE", " true"]),
+            )
+        });
+        let settings = json!({"storageClasses": {"parameters": [
+            {"provisioner": "ebs.csi.aws.com", "required": {"encrypted": ["true"]}},
+            {"provisioner": "*.rbd.csi.ceph.com", "required": {"encrypted": ["true"]}}
+        ]}});
+        let case = Case {
+            kind: Kind::StorageClass,
+            operation: "CREATE",
+            object: json!({
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": "fast"},
+                "provisioner": provisioner,
+                "parameters": {key.as_str(): value},
+            }),
+            old_object: Value::Null,
+            settings,
+            username: "mallory@example.com".into(),
+            groups: Vec::new(),
+        };
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_semantics_tolerating(&case, &r, &[]), Ok(()));
+    }
+}
+
+/// BUG (low, warn mode): `src/daemonset/host_paths.rs`, `allowed_volumes`
+/// drops a volume whose `hostPath.type` is not allowed (`if
+/// !type_allowed(..) { continue; }`) before its mounts are judged: in warn
+/// mode with `mutate: true` a read-write mount under a read-only prefix is
+/// neither made read-only nor reported (and an enforce rejection omits it).
+#[test]
+fn regression_warn_mode_type_hides_read_write_mount() {
+    let r = validate(&regression("warn-mode-type-hides-read-write-mount.json"));
+    let read_only = r
+        .mutated_object
+        .as_ref()
+        .and_then(|m| m.pointer("/spec/template/spec/containers/0/volumeMounts/0/readOnly"))
+        == Some(&Value::Bool(true));
+    let reported = violations(&r).iter().any(|v| v.contains("volumeMounts[0]"));
+    assert!(
+        read_only || reported,
+        "read-write mount of /var/log neither fixed nor reported: {r:?}"
+    );
+}

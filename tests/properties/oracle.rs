@@ -1,0 +1,1011 @@
+//! The invariants every verdict must satisfy, shared by the property tests
+//! and the `structured` fuzz target. Each check returns `Err(description)`
+//! instead of panicking, so proptest can shrink and the fuzz target can
+//! decide how to fail.
+//!
+//! The semantic checks re-derive what an accepted object may contain from
+//! the settings alone, with their own path normalisation and glob matching,
+//! so they do not share the policy's code paths.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use daemonset_csi_policy::drivers::{IN_TREE_TO_CSI, NO_PROVISIONER};
+use daemonset_csi_policy::evaluate::{validate, validate_settings};
+use daemonset_csi_policy::policy::parse_settings;
+use daemonset_csi_policy::settings::{
+    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, Mode, Settings,
+};
+use kubewarden_policy_sdk::response::ValidationResponse;
+use serde_json::{Map, Value};
+
+use super::generators::{Case, Gen, Kind, shuffle_lists, with_mode};
+
+pub type Outcome = Result<(), String>;
+
+/// Bugs found in `src/` and not fixed yet, each with a reproducer in
+/// `fuzz/regressions/`. The checks tolerate the ones listed in [`PENDING`]
+/// so that fuzzing keeps looking for new bugs; the `#[ignore]`d tests in
+/// `tests/properties.rs` run with none tolerated. Empty `PENDING` once fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownBug {
+    /// `required` and `allowedValues` parameter rules are satisfied by keys
+    /// and values that only match once trimmed and lower-cased, which the
+    /// drivers read differently (`fuzz/regressions/parameter-value-case-ebs.json`,
+    /// `fuzz/regressions/parameter-key-case-ceph.json`).
+    ParameterNormalisation,
+}
+
+pub const PENDING: &[KnownBug] = &[];
+
+pub const WARN_PREFIX: &str = "policy violation (warn mode): ";
+pub const MUTATED_PREFIX: &str = "mutated: ";
+pub const UNREADABLE_RULE: &str = "[readable object]";
+pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
+
+pub fn run(case: &Case) -> ValidationResponse {
+    validate(&case.payload())
+}
+
+fn warnings(r: &ValidationResponse) -> &[String] {
+    r.warnings.as_deref().unwrap_or(&[])
+}
+
+pub fn is_exempted(r: &ValidationResponse) -> bool {
+    warnings(r)
+        .iter()
+        .any(|w| w.contains(" exempted by exemptions."))
+}
+
+/// The violations listed by a rejection message, or the whole message when
+/// it is not a list of violations.
+pub fn listed_violations(message: &str) -> Vec<String> {
+    let listed = message.find(" violates the policy (").and_then(|i| {
+        let rest = message.get(i..)?;
+        let j = rest.find("): ")?;
+        rest.get(j + 3..)
+    });
+    match listed {
+        Some(list) => list.split("; ").map(str::to_string).collect(),
+        None => vec![message.to_string()],
+    }
+}
+
+/// The violations of a verdict: listed in the rejection, or as warn-mode
+/// warnings.
+pub fn violations(r: &ValidationResponse) -> Vec<String> {
+    if r.accepted {
+        warnings(r)
+            .iter()
+            .filter_map(|w| w.strip_prefix(WARN_PREFIX).map(str::to_string))
+            .collect()
+    } else {
+        listed_violations(r.message.as_deref().unwrap_or(""))
+    }
+}
+
+/// `path=value [rule]` of a rendered violation (`path=value: reason [rule]`):
+/// the reason may name the first of several matching settings entries.
+pub fn signature(violation: &str) -> String {
+    let (body, rule) = violation.rsplit_once(" [").unwrap_or((violation, ""));
+    let (path, value) = match body.split_once('=') {
+        Some((path, rest)) => (path, rest.split_once(": ").map_or(rest, |(v, _)| v)),
+        None => (body, ""),
+    };
+    format!("{path}={value} [{rule}")
+}
+
+/// The rule of a rendered violation.
+pub fn rule_of(violation: &str) -> String {
+    violation
+        .rsplit_once(" [")
+        .map_or(String::new(), |(_, r)| r.trim_end_matches(']').to_string())
+}
+
+/// What must not change when settings lists are reordered.
+#[derive(Debug, PartialEq)]
+pub struct Verdict {
+    accepted: bool,
+    violations: Vec<String>,
+    notes: Vec<String>,
+    mutated: Option<Value>,
+}
+
+pub fn verdict(r: &ValidationResponse) -> Verdict {
+    let mut violations: Vec<String> = violations(r).iter().map(|v| signature(v)).collect();
+    violations.sort();
+    let mut notes: Vec<String> = warnings(r)
+        .iter()
+        .filter(|w| !w.starts_with(WARN_PREFIX))
+        .map(|w| {
+            if w.contains(" exempted by exemptions.") {
+                "exempted".to_string()
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    notes.sort();
+    let mutated = r.mutated_object.clone().map(|mut m| {
+        // Required tolerations are appended in settings order.
+        if let Some(Value::Array(items)) = m.pointer_mut("/spec/template/spec/tolerations") {
+            items.sort_by_key(Value::to_string);
+        }
+        m
+    });
+    Verdict {
+        accepted: r.accepted,
+        violations,
+        notes,
+        mutated,
+    }
+}
+
+fn parsed_settings(case: &Case) -> Result<Settings, String> {
+    parse_settings(case.settings.to_string().as_bytes())
+        .map_err(|e| format!("generated settings do not parse: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Shape of any verdict.
+
+pub fn check_shape(case: &Case, r: &ValidationResponse) -> Outcome {
+    if !r.accepted {
+        let message = r.message.as_deref().unwrap_or("");
+        if message.is_empty() {
+            return Err("rejection without a message".into());
+        }
+        if message.starts_with("policy settings are invalid") {
+            return Err(format!("valid settings refused by validate: {message}"));
+        }
+        if message.starts_with("cannot read the admission request") {
+            return Err(format!("well-formed payload not read: {message}"));
+        }
+        if r.mutated_object.is_some() {
+            return Err("rejection with a mutated object".into());
+        }
+    }
+    if let Some(m) = &r.mutated_object {
+        if !matches!(case.operation, "CREATE" | "UPDATE") {
+            return Err(format!("mutation on {}", case.operation));
+        }
+        if !m.is_object() {
+            return Err("mutated object is not an object".into());
+        }
+        if case.kind == Kind::CsiDriver {
+            return Err("CSIDriver mutated".into());
+        }
+        if case.kind == Kind::StorageClass
+            && case.operation == "UPDATE"
+            && case.old_object.is_object()
+        {
+            return Err("StorageClass UPDATE mutated".into());
+        }
+        if !warnings(r).iter().any(|w| w.starts_with(MUTATED_PREFIX)) {
+            return Err("mutation without a 'mutated:' warning".into());
+        }
+    }
+    if case.operation == "DELETE" && !r.accepted {
+        return Err("DELETE rejected".into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Mutation: idempotent, valid, and touching only what it means to.
+
+/// The object without the fields the mutating rules set.
+pub fn strip_targeted(kind: Kind, object: &Value) -> Value {
+    let mut object = object.clone();
+    match kind {
+        Kind::DaemonSet => {
+            if let Some(Value::Object(pod)) = object.pointer_mut("/spec/template/spec") {
+                pod.remove("tolerations");
+                for list in CONTAINER_LISTS {
+                    for container in pod
+                        .get_mut(*list)
+                        .and_then(Value::as_array_mut)
+                        .into_iter()
+                        .flatten()
+                    {
+                        for mount in container
+                            .get_mut("volumeMounts")
+                            .and_then(Value::as_array_mut)
+                            .into_iter()
+                            .flatten()
+                        {
+                            if let Value::Object(m) = mount {
+                                m.remove("readOnly");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Kind::StorageClass => {
+            if let Value::Object(sc) = &mut object {
+                for field in ["reclaimPolicy", "volumeBindingMode", "allowVolumeExpansion"] {
+                    sc.remove(field);
+                }
+            }
+        }
+        Kind::CsiDriver => {}
+    }
+    object
+}
+
+fn mounts_of(object: &Value) -> Vec<Value> {
+    let mut mounts = Vec::new();
+    for list in CONTAINER_LISTS {
+        let pointer = format!("/spec/template/spec/{list}");
+        for container in object
+            .pointer(&pointer)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for mount in container
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                mounts.push(mount.clone());
+            }
+        }
+    }
+    mounts
+}
+
+/// Only the targeted fields differ, and only in the intended direction.
+pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
+    let original = &case.object;
+    if strip_targeted(case.kind, original) != strip_targeted(case.kind, mutated) {
+        return Err(format!(
+            "mutation changed untargeted fields:\n  before: {}\n  after:  {}",
+            strip_targeted(case.kind, original),
+            strip_targeted(case.kind, mutated)
+        ));
+    }
+    match case.kind {
+        Kind::DaemonSet => {
+            let pointer = "/spec/template/spec/tolerations";
+            let before = original.pointer(pointer);
+            let after = mutated.pointer(pointer);
+            match (before, after) {
+                (Some(Value::Array(b)), Some(Value::Array(a))) if a.starts_with(b) => {}
+                (None | Some(Value::Null), Some(Value::Array(_)) | None) => {}
+                (b, a) if b == a => {}
+                (b, a) => {
+                    return Err(format!("tolerations not kept as a prefix: {b:?} -> {a:?}"));
+                }
+            }
+            for (b, a) in mounts_of(original).iter().zip(mounts_of(mutated).iter()) {
+                let (rb, ra) = (b.get("readOnly"), a.get("readOnly"));
+                if rb != ra && ra != Some(&Value::Bool(true)) {
+                    return Err(format!("readOnly changed from {rb:?} to {ra:?}"));
+                }
+            }
+        }
+        Kind::StorageClass => {
+            let settings = parsed_settings(case)?;
+            let sc = &settings.storage_classes;
+            let wanted = [
+                (
+                    "reclaimPolicy",
+                    sc.reclaim_policy.set.clone().map(Value::from),
+                ),
+                (
+                    "volumeBindingMode",
+                    sc.volume_binding_mode.set.clone().map(Value::from),
+                ),
+                (
+                    "allowVolumeExpansion",
+                    sc.allow_volume_expansion.set.map(Value::from),
+                ),
+            ];
+            for (field, set) in wanted {
+                let (b, a) = (original.get(field), mutated.get(field));
+                if b != a && a != set.as_ref() {
+                    return Err(format!(
+                        "{field} changed from {b:?} to {a:?}, setting is {set:?}"
+                    ));
+                }
+            }
+        }
+        Kind::CsiDriver => {}
+    }
+    Ok(())
+}
+
+/// Evaluating the mutated object changes nothing more and adds no violation.
+pub fn check_idempotent(case: &Case, r: &ValidationResponse, mutated: &Value) -> Outcome {
+    let again = run(&case.with_object(mutated.clone()));
+    if !again.accepted {
+        return Err(format!(
+            "mutated object rejected: {}",
+            again.message.unwrap_or_default()
+        ));
+    }
+    if let Some(m) = &again.mutated_object {
+        return Err(format!("mutation is not idempotent: second pass gave {m}"));
+    }
+    let before: Vec<String> = violations(r).iter().map(|v| signature(v)).collect();
+    for v in violations(&again) {
+        if !before.contains(&signature(&v)) {
+            return Err(format!("mutated object has a new violation: {v}"));
+        }
+    }
+    Ok(())
+}
+
+pub fn check_mutation(case: &Case, r: &ValidationResponse) -> Outcome {
+    let Some(mutated) = &r.mutated_object else {
+        return Ok(());
+    };
+    check_preserved(case, mutated)?;
+    check_idempotent(case, r, mutated)
+}
+
+// ---------------------------------------------------------------------------
+// Modes and settings order.
+
+/// `warn` accepts exactly what `enforce` rejects, listing the same
+/// violations, except unreadable objects (rejected in both modes).
+pub fn check_warn_matches_enforce(case: &Case) -> Outcome {
+    let enforce = run(&case.with_settings(with_mode(&case.settings, "enforce")));
+    let warn = run(&case.with_settings(with_mode(&case.settings, "warn")));
+    if enforce.accepted {
+        if !warn.accepted
+            || warn.warnings != enforce.warnings
+            || warn.mutated_object != enforce.mutated_object
+        {
+            return Err(format!(
+                "enforce accepted, warn differs: enforce {:?} / warn {:?}",
+                enforce.warnings, warn
+            ));
+        }
+        return Ok(());
+    }
+    let message = enforce.message.clone().unwrap_or_default();
+    if message.contains(UNREADABLE_RULE) {
+        if warn.accepted || warn.message.as_deref() != Some(message.as_str()) {
+            return Err(format!(
+                "unreadable object: warn must reject like enforce\n  enforce: {message}\n  warn: {warn:?}"
+            ));
+        }
+        return Ok(());
+    }
+    if !message.contains(" violates the policy (") {
+        // Not a rule verdict (e.g. a missing object): same in both modes.
+        if warn.accepted || warn.message != enforce.message {
+            return Err(format!("enforce: {message}\nwarn: {warn:?}"));
+        }
+        return Ok(());
+    }
+    if !warn.accepted {
+        return Err(format!(
+            "warn rejected: {}\n  enforce: {message}",
+            warn.message.unwrap_or_default()
+        ));
+    }
+    let warned: Vec<String> = violations(&warn);
+    let listed = message
+        .find(" violates the policy (")
+        .and_then(|i| message.get(i..))
+        .and_then(|rest| rest.find("): ").and_then(|j| rest.get(j + 3..)))
+        .unwrap_or("");
+    if warned.join("; ") != listed {
+        return Err(format!(
+            "warn-mode warnings differ from the enforce violations\n  enforce: {listed}\n  warn:    {}",
+            warned.join("; ")
+        ));
+    }
+    let count = format!("({} violation", warned.len());
+    if !message.contains(&count) {
+        return Err(format!("count {count} not in {message}"));
+    }
+    Ok(())
+}
+
+/// Reordering every settings list changes neither validity nor verdict.
+pub fn check_order_free(case: &Case, g: &mut Gen) -> Outcome {
+    let mut shuffled = case.settings.clone();
+    shuffle_lists(g, &mut shuffled);
+    let valid = |s: &Value| validate_settings(s.to_string().as_bytes()).valid;
+    if valid(&case.settings) != valid(&shuffled) {
+        return Err(format!(
+            "settings validity depends on order: {} vs {shuffled}",
+            case.settings
+        ));
+    }
+    let a = verdict(&run(case));
+    let b = verdict(&run(&case.with_settings(shuffled.clone())));
+    if a != b {
+        return Err(format!(
+            "verdict depends on settings order\n  shuffled settings: {shuffled}\n  original: {a:?}\n  shuffled: {b:?}"
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Reference semantics of an accepted object.
+
+/// Segments of an absolute path, `None` when relative, empty or with `..`.
+pub fn ref_segments(path: &str) -> Option<Vec<&str>> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    if segments.contains(&"..") {
+        return None;
+    }
+    Some(segments)
+}
+
+fn overlaps(a: &[&str], b: &[&str]) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+/// `/var/run/...` read as `/run/...` (`/var/run` is a symlink to `/run`).
+fn run_twin<'a>(segments: &[&'a str]) -> Vec<&'a str> {
+    match segments {
+        ["var", "run", rest @ ..] => std::iter::once("run").chain(rest.iter().copied()).collect(),
+        other => other.to_vec(),
+    }
+}
+
+/// `*` is one or more characters other than `.`; anchored.
+pub fn ref_glob(pattern: &str, name: &str) -> bool {
+    fn label(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => {
+                (1..=n.len()).any(|k| n.get(k..).is_some_and(|tail| label(rest, tail)))
+            }
+            Some((c, rest)) => {
+                n.first() == Some(c) && n.get(1..).is_some_and(|tail| label(rest, tail))
+            }
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let n: Vec<&str> = name.split('.').collect();
+    p.len() == n.len()
+        && p.iter()
+            .zip(&n)
+            .all(|(p, n)| label(p.as_bytes(), n.as_bytes()))
+}
+
+fn ref_glob_any(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| ref_glob(p, name))
+}
+
+fn normalize(text: &str) -> String {
+    text.trim().to_ascii_lowercase()
+}
+
+fn str_field<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<Option<&'a str>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("accepted {what}.{key} = {other}")),
+    }
+}
+
+fn list_field<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<&'a [Value], String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(other) => Err(format!("accepted {what}.{key} = {other}")),
+    }
+}
+
+struct HostVolume<'a> {
+    name: String,
+    path: String,
+    prefix: String,
+    rule: &'a AllowedHostPath,
+}
+
+/// An accepted DaemonSet (enforce mode, not exempted) holds nothing the
+/// settings refuse.
+pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome {
+    let ds = &settings.daemon_sets;
+    let pod = object
+        .pointer("/spec/template/spec")
+        .and_then(Value::as_object)
+        .ok_or("accepted a DaemonSet without a readable pod template")?;
+    let allowed: Vec<(Vec<&str>, &AllowedHostPath)> = ds
+        .host_paths
+        .allowed
+        .iter()
+        .filter_map(|a| Some((ref_segments(&a.path_prefix)?, a)))
+        .collect();
+    let forbidden: Vec<Vec<&str>> = ds
+        .host_paths
+        .forbidden
+        .iter()
+        .filter_map(|f| ref_segments(f))
+        .collect();
+    let default_forbidden = ds
+        .host_paths
+        .forbidden
+        .iter()
+        .map(String::as_str)
+        .eq(DEFAULT_FORBIDDEN_HOST_PATHS.iter().copied());
+    let volumes = list_field(pod, "volumes", "pod spec")?;
+    // Mounts refer to volumes by name: a name used twice cannot be judged.
+    let mut names = std::collections::HashSet::new();
+    for name in volumes
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+    {
+        if !names.insert(name) {
+            return Err(format!("accepted two volumes named {name:?}"));
+        }
+    }
+    let mut host_volumes: Vec<HostVolume> = Vec::new();
+    for volume in volumes {
+        let volume = volume
+            .as_object()
+            .ok_or_else(|| format!("accepted volume {volume}"))?;
+        match volume.get("hostPath") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(hp)) => {
+                let path = str_field(hp, "path", "hostPath")?
+                    .ok_or("accepted a hostPath without a path")?;
+                let segments = ref_segments(path).ok_or_else(|| {
+                    format!("accepted hostPath {path:?}: relative, empty or with a '..' segment")
+                })?;
+                if let Some(f) = forbidden.iter().find(|f| {
+                    overlaps(&segments, f)
+                        || (default_forbidden && overlaps(&run_twin(&segments), &run_twin(f)))
+                }) {
+                    return Err(format!(
+                        "accepted hostPath {path:?}, which overlaps forbidden /{}",
+                        f.join("/")
+                    ));
+                }
+                let (prefix, rule) = allowed
+                    .iter()
+                    .filter(|(p, _)| segments.starts_with(p))
+                    .max_by_key(|(p, _)| p.len())
+                    .ok_or_else(|| format!("accepted hostPath {path:?} under no allowed prefix"))?;
+                if let Some(types) = &rule.types {
+                    let ty = str_field(hp, "type", "hostPath")?.unwrap_or("");
+                    if !types.iter().any(|t| t == ty) {
+                        return Err(format!(
+                            "accepted hostPath {path:?} of type {ty:?}, allowed {types:?}"
+                        ));
+                    }
+                }
+                if let Some(name) = str_field(volume, "name", "volume")? {
+                    host_volumes.push(HostVolume {
+                        name: name.to_string(),
+                        path: path.to_string(),
+                        prefix: format!("/{}", prefix.join("/")),
+                        rule,
+                    });
+                }
+            }
+            Some(other) => return Err(format!("accepted hostPath {other}")),
+        }
+        if let Some(allowed) = &settings.csi_drivers.allowed {
+            match volume.get("csi") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(csi)) => {
+                    let driver = str_field(csi, "driver", "csi")?
+                        .ok_or("accepted inline CSI without driver")?;
+                    if !ref_glob_any(allowed, driver) {
+                        return Err(format!(
+                            "accepted inline CSI driver {driver:?}, allowed {allowed:?}"
+                        ));
+                    }
+                }
+                Some(other) => return Err(format!("accepted csi {other}")),
+            }
+        }
+    }
+    if !host_volumes.is_empty() {
+        for list in CONTAINER_LISTS {
+            for (c, container) in list_field(pod, list, "pod spec")?.iter().enumerate() {
+                let container = container
+                    .as_object()
+                    .ok_or_else(|| format!("accepted {list}[{c}] = {container}"))?;
+                let mounts = list_field(container, "volumeMounts", list)?;
+                for (m, mount) in mounts.iter().enumerate() {
+                    let at = format!("{list}[{c}].volumeMounts[{m}]");
+                    let mount = mount
+                        .as_object()
+                        .ok_or_else(|| format!("accepted {at} = {mount}"))?;
+                    let Some(name) = str_field(mount, "name", &at)? else {
+                        continue;
+                    };
+                    for volume in host_volumes.iter().filter(|v| v.name == name) {
+                        if volume.rule.read_only
+                            && mount.get("readOnly") != Some(&Value::Bool(true))
+                        {
+                            return Err(format!(
+                                "accepted {at} of {} (read-only prefix {}) with readOnly {:?}",
+                                volume.path,
+                                volume.prefix,
+                                mount.get("readOnly")
+                            ));
+                        }
+                        if str_field(mount, "mountPropagation", &at)? == Some("Bidirectional")
+                            && !volume.rule.allow_bidirectional
+                        {
+                            return Err(format!("accepted Bidirectional {at} of {}", volume.path));
+                        }
+                        if let Some(sub) = str_field(mount, "subPath", &at)?
+                            && (sub.starts_with('/') || sub.split('/').any(|s| s == ".."))
+                        {
+                            return Err(format!("accepted {at}.subPath {sub:?}"));
+                        }
+                        if let Some(expr) = str_field(mount, "subPathExpr", &at)?
+                            && !expr.is_empty()
+                        {
+                            return Err(format!("accepted {at}.subPathExpr {expr:?}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let tolerations = &ds.tolerations;
+    for toleration in list_field(pod, "tolerations", "pod spec")? {
+        let t = toleration
+            .as_object()
+            .ok_or_else(|| format!("accepted toleration {toleration}"))?;
+        let key = str_field(t, "key", "toleration")?.unwrap_or("");
+        let operator = match str_field(t, "operator", "toleration")?.unwrap_or("") {
+            "" => "Equal",
+            op => op,
+        };
+        let effect = str_field(t, "effect", "toleration")?.unwrap_or("");
+        str_field(t, "value", "toleration")?;
+        if key.is_empty() && operator == "Exists" {
+            let effect_allowed = !effect.is_empty()
+                && tolerations
+                    .allowed_wildcard_effects
+                    .iter()
+                    .any(|e| e == effect);
+            if !tolerations.allow_wildcard && !effect_allowed {
+                return Err(format!("accepted wildcard toleration {toleration}"));
+            }
+            continue;
+        }
+        for f in &tolerations.forbidden {
+            let effect_hit = match f.effect.as_deref().filter(|e| !e.is_empty()) {
+                None => true,
+                Some(e) => effect.is_empty() || effect == e,
+            };
+            if key.trim().eq_ignore_ascii_case(f.key.trim()) && effect_hit {
+                return Err(format!("accepted forbidden toleration {toleration}"));
+            }
+        }
+    }
+    if let Some(node) = str_field(pod, "nodeName", "pod spec")?
+        && !node.is_empty()
+        && !ds.allow_node_name
+    {
+        return Err(format!("accepted nodeName {node:?}"));
+    }
+    Ok(())
+}
+
+fn secret_field(key: &str) -> Option<bool> {
+    const DEPRECATED: &[&str] = &[
+        "csiprovisionersecret",
+        "csicontrollerpublishsecret",
+        "csinodestagesecret",
+        "csinodepublishsecret",
+    ];
+    const OPERATIONS: &[&str] = &[
+        "provisioner",
+        "controller-publish",
+        "node-stage",
+        "node-publish",
+        "controller-expand",
+        "node-expand",
+    ];
+    for d in DEPRECATED {
+        if let Some(rest) = key.strip_prefix(d) {
+            match rest {
+                "namespace" => return Some(true),
+                "name" => return Some(false),
+                _ => {}
+            }
+        }
+    }
+    let rest = key.strip_prefix("csi.storage.k8s.io/")?;
+    for op in OPERATIONS {
+        match rest.strip_prefix(op) {
+            Some("-secret-namespace") => return Some(true),
+            Some("-secret-name") => return Some(false),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn option_matches(entry: &str, option: &str) -> bool {
+    let entry = normalize(entry);
+    let option = normalize(option);
+    let name = option.split('=').next().unwrap_or("").trim().to_string();
+    entry == option || (!entry.contains('=') && entry == name)
+}
+
+/// An accepted StorageClass CREATE (enforce mode, not exempted) holds
+/// nothing the settings refuse.
+pub fn check_accepted_storage_class(
+    settings: &Settings,
+    object: &Value,
+    tolerated: &[KnownBug],
+) -> Outcome {
+    let verbatim = !tolerated.contains(&KnownBug::ParameterNormalisation);
+    let sc_settings = &settings.storage_classes;
+    let sc = object
+        .as_object()
+        .ok_or("accepted a StorageClass that is not an object")?;
+    let provisioner = str_field(sc, "provisioner", "StorageClass")?
+        .filter(|p| !p.is_empty())
+        .ok_or("accepted a StorageClass without a provisioner")?;
+    let driver = if provisioner == NO_PROVISIONER {
+        if !sc_settings.allow_no_provisioner {
+            return Err("accepted kubernetes.io/no-provisioner".into());
+        }
+        None
+    } else if provisioner.starts_with("kubernetes.io/") {
+        if !sc_settings.allow_in_tree_provisioners {
+            return Err(format!("accepted in-tree provisioner {provisioner}"));
+        }
+        IN_TREE_TO_CSI
+            .iter()
+            .find(|(in_tree, _)| *in_tree == provisioner)
+            .map(|(_, csi)| *csi)
+    } else {
+        Some(provisioner)
+    };
+    if let Some(driver) = driver {
+        if let Some(allowed) = &settings.csi_drivers.allowed
+            && !ref_glob_any(allowed, driver)
+        {
+            return Err(format!(
+                "accepted provisioner {provisioner:?} ({driver}), allowed {allowed:?}"
+            ));
+        }
+        let parameters: Vec<(&str, &str)> = match sc.get("parameters") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.as_str(), s.as_str())),
+                    other => Err(format!("accepted parameters.{k} = {other}")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(format!("accepted parameters = {other}")),
+        };
+        let mut normalized: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in &parameters {
+            if normalized.insert(normalize(k), normalize(v)).is_some() {
+                return Err(format!("accepted colliding parameter key {k:?}"));
+            }
+        }
+        let secrets = &sc_settings.secrets;
+        for (k, v) in &parameters {
+            let Some(is_namespace) = secret_field(&normalize(k)) else {
+                continue;
+            };
+            let value = v.trim();
+            let refused = if value.contains("${pvc.annotations") {
+                !secrets.allow_pvc_annotation_templates
+            } else if !is_namespace {
+                false
+            } else if value == "${pvc.namespace}" {
+                !secrets.allow_pvc_namespace_template
+            } else if value.contains("${") {
+                true
+            } else {
+                secrets
+                    .allowed_namespaces
+                    .as_ref()
+                    .is_some_and(|a| !a.iter().any(|ns| ns == value))
+            };
+            if refused {
+                return Err(format!("accepted secret parameter {k:?} = {v:?}"));
+            }
+        }
+        for rule in sc_settings
+            .parameters
+            .iter()
+            .filter(|r| ref_glob(&r.provisioner, driver))
+        {
+            for (key, values) in &rule.required {
+                let wanted: Vec<String> = values.iter().map(|v| normalize(v)).collect();
+                match normalized.get(&normalize(key)) {
+                    None => return Err(format!("accepted without required parameter {key:?}")),
+                    Some(v) if !wanted.is_empty() && !wanted.contains(v) => {
+                        return Err(format!(
+                            "accepted parameter {key:?} = {v:?}, required {wanted:?}"
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                // A driver reads the key and the value as written.
+                if verbatim {
+                    match parameters.iter().find(|(k, _)| k == key).map(|(_, v)| *v) {
+                        None => {
+                            return Err(format!(
+                                "accepted without required parameter {key:?} spelled exactly"
+                            ));
+                        }
+                        Some(v) if !values.is_empty() && !values.iter().any(|a| a == v) => {
+                            return Err(format!(
+                                "accepted parameter {key:?} = {v:?}, required exactly one of {values:?}"
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            for key in &rule.forbidden {
+                if normalized.contains_key(&normalize(key)) {
+                    return Err(format!("accepted forbidden parameter {key:?}"));
+                }
+            }
+            for (key, values) in &rule.allowed_values {
+                let wanted: Vec<String> = values.iter().map(|v| normalize(v)).collect();
+                if let Some(v) = normalized.get(&normalize(key))
+                    && !wanted.contains(v)
+                {
+                    return Err(format!(
+                        "accepted parameter {key:?} = {v:?}, allowed {wanted:?}"
+                    ));
+                }
+                if verbatim {
+                    for (k, v) in parameters
+                        .iter()
+                        .filter(|(k, _)| normalize(k) == normalize(key))
+                    {
+                        if !values.iter().any(|a| a == v) {
+                            return Err(format!(
+                                "accepted parameter {k:?} = {v:?}, allowed exactly {values:?}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (field, default, allowed) in [
+        (
+            "reclaimPolicy",
+            "Delete",
+            &sc_settings.reclaim_policy.allowed,
+        ),
+        (
+            "volumeBindingMode",
+            "Immediate",
+            &sc_settings.volume_binding_mode.allowed,
+        ),
+    ] {
+        let value = str_field(sc, field, "StorageClass")?.unwrap_or(default);
+        if let Some(allowed) = allowed
+            && !allowed.iter().any(|a| a == value)
+        {
+            return Err(format!("accepted {field} {value:?}, allowed {allowed:?}"));
+        }
+    }
+    let expansion = match sc.get("allowVolumeExpansion") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(format!("accepted allowVolumeExpansion = {other}")),
+    };
+    if let Some(allowed) = &sc_settings.allow_volume_expansion.allowed
+        && !allowed.contains(&expansion)
+    {
+        return Err(format!(
+            "accepted allowVolumeExpansion {expansion}, allowed {allowed:?}"
+        ));
+    }
+    let rules = &sc_settings.mount_options;
+    if rules.allowed.is_none() && rules.forbidden.is_empty() {
+        // Not judged at all (and the API server never sends a wrong type).
+        return Ok(());
+    }
+    for option in list_field(sc, "mountOptions", "StorageClass")? {
+        let option = option
+            .as_str()
+            .ok_or_else(|| format!("accepted mount option {option}"))?;
+        if rules.forbidden.iter().any(|f| option_matches(f, option)) {
+            return Err(format!("accepted forbidden mount option {option:?}"));
+        }
+        if let Some(allowed) = &rules.allowed
+            && !allowed.iter().any(|a| option_matches(a, option))
+        {
+            return Err(format!(
+                "accepted mount option {option:?} not in {allowed:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An accepted CSIDriver CREATE (enforce mode, not exempted).
+pub fn check_accepted_csi_driver(settings: &Settings, object: &Value) -> Outcome {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or("accepted a CSIDriver without a name")?;
+    let drivers = &settings.csi_drivers;
+    if let Some(allowed) = &drivers.allowed
+        && !ref_glob_any(allowed, name)
+    {
+        return Err(format!("accepted CSIDriver {name:?}, allowed {allowed:?}"));
+    }
+    let modes = match object.pointer("/spec/volumeLifecycleModes") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(m)) => m,
+        Some(other) => return Err(format!("accepted volumeLifecycleModes {other}")),
+    };
+    if modes.iter().any(|m| m == "Ephemeral") && !ref_glob_any(&drivers.ephemeral_allowed, name) {
+        return Err(format!("accepted Ephemeral CSIDriver {name:?}"));
+    }
+    Ok(())
+}
+
+/// The reference semantics of an accepted verdict, when they apply: enforce
+/// mode, not exempted, and (for storage kinds) not an UPDATE.
+pub fn check_semantics(case: &Case, r: &ValidationResponse) -> Outcome {
+    check_semantics_tolerating(case, r, PENDING)
+}
+
+pub fn check_semantics_tolerating(
+    case: &Case,
+    r: &ValidationResponse,
+    tolerated: &[KnownBug],
+) -> Outcome {
+    if !r.accepted || is_exempted(r) || !matches!(case.operation, "CREATE" | "UPDATE") {
+        return Ok(());
+    }
+    let settings = parsed_settings(case)?;
+    let object = r.mutated_object.as_ref().unwrap_or(&case.object);
+    let update = case.operation == "UPDATE" && case.old_object.is_object();
+    match case.kind {
+        Kind::DaemonSet if settings.daemon_sets.mode == Mode::Enforce => {
+            check_accepted_daemon_set(&settings, object)
+        }
+        Kind::StorageClass if settings.storage_classes.mode == Mode::Enforce && !update => {
+            check_accepted_storage_class(&settings, object, tolerated)
+        }
+        Kind::CsiDriver if settings.csi_drivers.mode == Mode::Enforce && !update => {
+            check_accepted_csi_driver(&settings, object)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every invariant, for one case; `g` drives the settings shuffle.
+pub fn check_case(case: &Case, g: &mut Gen) -> Outcome {
+    let r = run(case);
+    check_shape(case, &r)?;
+    check_semantics(case, &r)?;
+    check_mutation(case, &r)?;
+    check_warn_matches_enforce(case)?;
+    check_order_free(case, g)
+}
