@@ -200,7 +200,13 @@ fn evaluate(
             policy.daemon_sets.mode,
         ),
         Target::StorageClass => (
-            storage_class::evaluate(&mut object, old, &policy.storage_classes, &policy.drivers),
+            storage_class::evaluate(
+                &mut object,
+                operation == "UPDATE",
+                old,
+                &policy.storage_classes,
+                &policy.drivers,
+            ),
             policy.storage_classes.mode(),
         ),
         Target::CsiDriver => (

@@ -712,6 +712,7 @@ mod tests {
                 "spec.template.spec.tolerations=",
             ],
         );
+        assert_eq!(violation_count(&response), 2, "{}", message(&response));
     }
 
     #[test]

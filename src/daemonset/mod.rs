@@ -6,7 +6,7 @@ pub mod tolerations;
 use serde_json::{Map, Value};
 
 use crate::drivers::DriverRules;
-use crate::fields::{Reported, UNREADABLE, list, object, string};
+use crate::fields::{Reported, UNREADABLE, object, string};
 use crate::policy::DaemonSetRules;
 use crate::violation::{Findings, Violation, render_str};
 
@@ -68,12 +68,10 @@ fn pod_spec<'a>(
 }
 
 fn check_inline_csi(pod_spec: &Map<String, Value>, drivers: &DriverRules, findings: &mut Findings) {
-    let volumes = list(
-        pod_spec,
-        "volumes",
-        || format!("{POD_SPEC}.volumes"),
-        findings,
-    );
+    // An unreadable list was already reported by the hostPath rule.
+    let Some(Value::Array(volumes)) = pod_spec.get("volumes") else {
+        return;
+    };
     for (v, volume) in volumes.iter().enumerate() {
         // Unreadable volumes were already reported by the hostPath rule.
         let Value::Object(volume) = volume else {

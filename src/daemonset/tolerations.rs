@@ -83,6 +83,7 @@ impl TolerationRules {
                 );
             }
         }
+        check_wildcards_against_forbidden(settings, errors);
         for (i, f) in settings.forbidden.iter().enumerate() {
             if f.key.trim().is_empty() {
                 errors.add(
@@ -112,6 +113,36 @@ impl TolerationRules {
         }
         Self {
             settings: settings.clone(),
+        }
+    }
+}
+
+/// An allowed wildcard still tolerates the forbidden taints it reaches, so
+/// the two settings would contradict each other.
+fn check_wildcards_against_forbidden(settings: &TolerationSettings, errors: &mut SettingErrors) {
+    let base = "daemonSets.tolerations";
+    for (j, f) in settings.forbidden.iter().enumerate() {
+        let effect = f.effect.as_deref().filter(|e| !e.is_empty());
+        if settings.allow_wildcard {
+            errors.add(
+                format!("{base}.allowWildcard"),
+                format!(
+                    "a wildcard tolerates forbidden[{j}] ({}): remove one",
+                    f.key
+                ),
+            );
+        }
+        for (i, wildcard_effect) in settings.allowed_wildcard_effects.iter().enumerate() {
+            if effect.is_none_or(|e| e == wildcard_effect) {
+                errors.add(
+                    format!("{base}.allowedWildcardEffects[{i}]"),
+                    format!(
+                        "a {wildcard_effect} wildcard tolerates forbidden[{j}] ({} with {}): give that entry another effect",
+                        f.key,
+                        effect.unwrap_or("every effect")
+                    ),
+                );
+            }
         }
     }
 }
@@ -185,7 +216,8 @@ fn check_required(
 /// Forbidden keys compare case-insensitively: a spelling the scheduler would
 /// not match is harmless, and refusing it closes the door on look-alikes.
 fn hits_forbidden(toleration: &Toleration<'_>, key: &str, effect: Option<&str>) -> bool {
-    let key_hit = toleration.key.trim().eq_ignore_ascii_case(key.trim());
+    let key_hit =
+        toleration.is_wildcard() || toleration.key.trim().eq_ignore_ascii_case(key.trim());
     let effect_hit = match effect.filter(|e| !e.is_empty()) {
         None => true,
         Some(effect) => toleration.effect.is_empty() || toleration.effect == effect,
@@ -273,7 +305,8 @@ fn judge(
     settings: &TolerationSettings,
     findings: &mut Findings,
 ) {
-    if toleration.is_wildcard() {
+    let wildcard = toleration.is_wildcard();
+    if wildcard {
         let effect_allowed = !toleration.effect.is_empty()
             && settings
                 .allowed_wildcard_effects
@@ -286,8 +319,8 @@ fn judge(
                 RULE_WILDCARD,
                 "empty key with operator Exists tolerates every taint, control-plane and NoExecute included",
             ));
+            return;
         }
-        return;
     }
     if let Some(forbidden) = settings
         .forbidden
@@ -307,6 +340,7 @@ fn judge(
         return;
     }
     if let Some(allowed) = &settings.allowed
+        && !wildcard
         && !is_controller_toleration(toleration)
         && !allowed.iter().any(|a| pattern_matches(a, toleration))
     {
@@ -573,6 +607,27 @@ mod tests {
                 "daemonSets.tolerations.required[0].value: must be empty with operator Exists",
                 "daemonSets.tolerations.required[0]: contradicts daemonSets.tolerations.forbidden[0]",
                 "daemonSets.tolerations.required[0]: is not matched by any daemonSets.tolerations.allowed entry",
+            ] {
+                assert!(
+                    message.contains(expected),
+                    "missing {expected:?} in {message}"
+                );
+            }
+        }
+
+        #[test]
+        fn settings_refuse_wildcards_that_reach_forbidden_taints() {
+            let settings = json!({"daemonSets": {"tolerations": {
+                "allowWildcard": true,
+                "allowedWildcardEffects": ["NoExecute", "NoSchedule"],
+                "forbidden": [{"key": "node-role.kubernetes.io/control-plane"}, {"key": "dedicated", "effect": "NoSchedule"}]
+            }}});
+            let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
+            let message = response.message.unwrap_or_default();
+            for expected in [
+                "daemonSets.tolerations.allowWildcard: a wildcard tolerates forbidden[0]",
+                "daemonSets.tolerations.allowedWildcardEffects[0]: a NoExecute wildcard tolerates forbidden[0] (node-role.kubernetes.io/control-plane with every effect)",
+                "daemonSets.tolerations.allowedWildcardEffects[1]: a NoSchedule wildcard tolerates forbidden[1] (dedicated with NoSchedule)",
             ] {
                 assert!(
                     message.contains(expected),

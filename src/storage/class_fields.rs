@@ -135,7 +135,8 @@ fn set_string(
     }
 }
 
-/// Judges the fields. With `old` (an UPDATE) only what changed is judged:
+/// Judges the fields. On UPDATE only what changed from `old` is judged (all
+/// of it when `old` is unreadable):
 /// `reclaimPolicy` and `volumeBindingMode` are immutable, and a legacy class
 /// must stay labelable.
 pub fn check(

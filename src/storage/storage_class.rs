@@ -33,26 +33,31 @@ impl StorageClassRules {
 }
 
 /// Judges a StorageClass. On CREATE everything is judged and the configured
-/// values are set; on UPDATE (`old` given) only the fields Kubernetes lets an
+/// values are set; on UPDATE (`update` true, `old` when readable) only the fields Kubernetes lets an
 /// update change (`allowVolumeExpansion`, `mountOptions`) and nothing is
 /// mutated: provisioner, parameters, reclaimPolicy and volumeBindingMode are
 /// immutable (`ValidateStorageClassUpdate`).
 pub fn evaluate(
     object: &mut Map<String, Value>,
+    update: bool,
     old: Option<&Map<String, Value>>,
     rules: &StorageClassRules,
     drivers: &DriverRules,
 ) -> Findings {
     let mut findings = Findings::default();
     let settings = &rules.settings;
-    if old.is_none() {
+    if !update {
         class_fields::enforce(object, settings, &mut findings);
-        if let Some(driver) = judge_provisioner(object, settings, drivers, &mut findings) {
-            let params = string_map(object, "parameters", "parameters", &mut findings);
-            parameters::check_collisions(&params, &mut findings);
-            parameters::check(&driver, &params, &rules.parameters, &mut findings);
-            secrets::check(&params, &settings.secrets, &mut findings);
-        }
+    }
+    // Without a readable old object nothing is known to be unchanged, so
+    // everything is judged (but an UPDATE is still never mutated).
+    if old.is_none()
+        && let Some(driver) = judge_provisioner(object, settings, drivers, &mut findings)
+    {
+        let params = string_map(object, "parameters", "parameters", &mut findings);
+        parameters::check_collisions(&params, &mut findings);
+        parameters::check(&driver, &params, &rules.parameters, &mut findings);
+        secrets::check(&params, &settings.secrets, &mut findings);
     }
     class_fields::check(object, old, settings, &mut findings);
     findings
@@ -362,6 +367,24 @@ mod tests {
             "storageClasses": {"volumeBindingMode": {"allowed": ["Immediate"], "set": "Immediate"}, "allowVolumeExpansion": {"set": true}}
         });
         assert_accepted_untouched(&run("storageclass-update-legacy-label.json", strict));
+    }
+
+    #[test]
+    fn update_without_old_object_is_judged_but_never_mutated() {
+        let settings = json!({"storageClasses": {
+            "volumeBindingMode": {"set": "WaitForFirstConsumer"},
+            "allowVolumeExpansion": {"set": false},
+            "mountOptions": {"forbidden": ["debug"]}
+        }});
+        let mut request = fixture("storageclass-update-mount-options.json");
+        request["oldObject"] = Value::Null;
+        let response = evaluate(&request, settings);
+        assert_rejected(
+            &response,
+            &["mountOptions[1]=\"debug\": mount option \"debug\" is forbidden"],
+        );
+        assert!(response.mutated_object.is_none());
+        assert_eq!(violation_count(&response), 1);
     }
 
     #[test]
