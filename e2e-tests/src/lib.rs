@@ -17,6 +17,7 @@
 pub mod annotate;
 pub mod host;
 pub mod input;
+pub mod manifests;
 pub mod metadata;
 pub mod response;
 
