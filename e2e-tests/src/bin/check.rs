@@ -8,7 +8,7 @@
 //!       [--junit-file FILE] [--fix DIR|-] [--quiet] [--jobs N] PATH|-...
 //! ```
 //!
-//! See `check --help` and examples/CI.md. Exit status: 0 everything
+//! See `check --help` and the README section "Use it in CI". Exit status: 0 everything
 //! accepted (mutated counts as accepted), 1 something rejected, 2 usage,
 //! settings or input errors.
 
