@@ -138,3 +138,51 @@ release:
 oci-tests: annotated-policy.wasm
 	@bash oci/registry.sh check
 	POLICY_OCI_REQUIRE_REGISTRY=1 cargo test --locked -p policy-oci
+
+# --- benchmarks (bench/: criterion in the e2e host's engine) -----------------
+# `make bench`: policy.wasm and the floor policy (bench/floor-policy: the same
+# SDK, parses the payload and accepts) in release, then criterion measures
+# both in the same run (warm and fresh instances, size scaling, settings,
+# compilation) and prints the policy/floor ratio table (also written to
+# target/criterion/policy-vs-floor.md; `make bench-report` reprints it).
+# BENCH_ARGS is passed to criterion, e.g. BENCH_ARGS=ds-fluent-bit.
+# The host side is built in the bench profile without fat LTO (env overrides,
+# Cargo.toml untouched): fat LTO over wasmtime would take far longer to build.
+BENCH_ENV := CARGO_PROFILE_BENCH_LTO=off CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 CARGO_PROFILE_BENCH_OPT_LEVEL=3
+BENCH_ARGS ?=
+FLOOR_WASM := target/$(WASM_TARGET)/release/floor_policy.wasm
+WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+	--enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue
+
+.PHONY: floor-wasm
+floor-wasm: | wasm-target
+	cargo build --target=$(WASM_TARGET) --release --locked -p floor-policy
+
+.PHONY: bench
+bench: policy.wasm floor-wasm
+	$(BENCH_ENV) cargo bench --locked -p policy-bench --bench evaluation -- $(BENCH_ARGS)
+
+.PHONY: bench-report
+bench-report:
+	$(BENCH_ENV) cargo run --quiet --locked --profile bench -p policy-bench --bin report
+
+# Sizes of policy.wasm and the floor as built and after wasm-opt -Oz / -O3
+# (Debian package binaryen), with the fluent-bit latency of each in the
+# engine. The outputs stay in target/wasm-sizes/ (listed by the bench report).
+.PHONY: wasm-sizes
+wasm-sizes: policy.wasm floor-wasm
+	@command -v wasm-opt >/dev/null || { echo "wasm-opt not found: apt-get install -y binaryen"; exit 1; }
+	mkdir -p target/wasm-sizes
+	cp policy.wasm target/wasm-sizes/policy.wasm
+	cp $(FLOOR_WASM) target/wasm-sizes/floor.wasm
+	for m in policy floor; do for o in Oz O3; do \
+		wasm-opt -$$o $(WASM_OPT_FEATURES) target/wasm-sizes/$$m.wasm -o target/wasm-sizes/$$m-$$o.wasm || exit 1; \
+	done; done
+	$(BENCH_ENV) cargo build --quiet --locked --profile bench -p policy-bench --bin latency
+	for f in target/wasm-sizes/*.wasm; do target/release/latency $$f ds-fluent-bit 2000 || exit 1; done
+
+# policy.wasm built with release-profile variants (opt-level, lto,
+# codegen-units, panic, strip through --config) in /tmp: size and latency.
+.PHONY: bench-profiles
+bench-profiles:
+	bench/profile-variants.sh
