@@ -11,7 +11,13 @@ wasm-target:
 
 policy.wasm: $(SOURCE_FILES) | wasm-target
 	cargo build --target=$(WASM_TARGET) --release --locked -p daemonset-csi-policy
-	cp target/$(WASM_TARGET)/release/daemonset_csi_policy.wasm policy.wasm
+	@if command -v wasm-opt >/dev/null; then \
+		echo "wasm-opt -Oz target/$(WASM_TARGET)/release/daemonset_csi_policy.wasm -o policy.wasm"; \
+		wasm-opt -Oz $(WASM_OPT_FEATURES) target/$(WASM_TARGET)/release/daemonset_csi_policy.wasm -o policy.wasm; \
+	else \
+		echo "wasm-opt not found (apt-get install binaryen): policy.wasm is not size-optimised"; \
+		cp target/$(WASM_TARGET)/release/daemonset_csi_policy.wasm policy.wasm; \
+	fi
 
 # --- e2e: annotate, run, end-to-end tests (host in e2e-tests/) ---------------
 # The host tools are built in the dev profile: a clean debug build of

@@ -43,21 +43,24 @@ impl Target {
 
 #[derive(Deserialize)]
 struct Payload<'a> {
-    request: AdmissionRequest,
+    #[serde(borrow)]
+    request: AdmissionRequest<'a>,
     #[serde(borrow, default)]
     settings: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct AdmissionRequest {
+struct AdmissionRequest<'a> {
     kind: GroupVersionKind,
     operation: Option<String>,
     name: Option<String>,
     namespace: Option<String>,
     user_info: UserInfo,
     object: Value,
-    old_object: Value,
+    /// Kept raw: only StorageClass and CSIDriver UPDATEs read it.
+    #[serde(borrow)]
+    old_object: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -129,7 +132,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
 fn evaluate(
     target: Target,
     operation: &str,
-    request: AdmissionRequest,
+    request: AdmissionRequest<'_>,
     policy: &Policy,
 ) -> ValidationResponse {
     let AdmissionRequest {
@@ -190,8 +193,14 @@ fn evaluate(
     }
     // On UPDATE, an unreadable old object only means nothing is known to be
     // unchanged: judge everything, as on CREATE.
-    let old = match (operation, &old_object) {
-        ("UPDATE", Value::Object(map)) => Some(map),
+    let old_value: Option<Value> = match (operation, target, old_object) {
+        ("UPDATE", Target::StorageClass | Target::CsiDriver, Some(raw)) => {
+            serde_json::from_str(raw.get()).ok()
+        }
+        _ => None,
+    };
+    let old = match &old_value {
+        Some(Value::Object(map)) => Some(map),
         _ => None,
     };
     let (findings, mode) = match target {

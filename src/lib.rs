@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod exemptions;
 pub mod fields;
 pub mod glob;
+pub mod json_path;
 pub mod paths;
 pub mod policy;
 pub mod settings;

@@ -6,6 +6,7 @@ use crate::daemonset::host_paths::HostPathRules;
 use crate::daemonset::tolerations::TolerationRules;
 use crate::drivers::DriverRules;
 use crate::exemptions;
+use crate::json_path;
 use crate::settings::{Exemptions, Mode, Settings};
 use crate::settings_errors::SettingErrors;
 use crate::storage::storage_class::StorageClassRules;
@@ -62,17 +63,20 @@ pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
         Some(b'n') if json.trim_ascii() == b"null" => return Ok(Settings::default()),
         _ => return Err("settings must be a JSON object".to_string()),
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let settings: Settings = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
+    serde_json::from_slice(json).map_err(|e| {
+        let offset = json_path::offset_of(json, e.line(), e.column());
+        let path = json_path::path_at(json, offset);
+        // serde_json appends " at line L column C": the path says more.
+        let text = e.to_string();
+        let reason = text
+            .rfind(" at line ")
+            .map_or(text.as_str(), |i| &text[..i]);
+        if path.is_empty() {
+            reason.to_string()
         } else {
-            format!("{path}: {}", e.inner())
+            format!("{path}: {reason}")
         }
-    })?;
-    deserializer.end().map_err(|e| e.to_string())?;
-    Ok(settings)
+    })
 }
 
 /// Settings from JSON, validated: the message lists every problem.

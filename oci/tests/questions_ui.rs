@@ -47,7 +47,7 @@ fn wrap(path: &[Seg], value: Value) -> Value {
     })
 }
 
-/// How serde_path_to_error prints a path (`a.b[0].k`), as parse_settings
+/// How parse_settings prints a path (`a.b[0].k`), as parse_settings
 /// prefixes its messages with it.
 fn display(path: &[Seg]) -> String {
     let mut out = String::new();
@@ -107,7 +107,7 @@ fn probe(path: &[Seg]) -> Shape {
     } else {
         key_path
     };
-    // serde_path_to_error puts the unknown key itself in the path of an
+    // parse_settings puts the unknown key itself in the path of an
     // `unknown field` error: `a.b.zz_probe: unknown field ...`.
     if message.starts_with("unknown field") {
         assert_eq!(
@@ -123,6 +123,11 @@ fn probe(path: &[Seg]) -> Shape {
             })
             .collect();
         return Shape::Struct(fields);
+    }
+    // An enum read from a map takes the probe key as its variant: the error
+    // names the enum's values (at the key or at the enum, either way).
+    if message.starts_with("unknown variant") {
+        return Shape::Enum(expected_names(&message));
     }
     // Any other error one key deeper: a free-form map, whose values are
     // probed in turn.
