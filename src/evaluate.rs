@@ -122,7 +122,11 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         _ => return accept(Vec::new(), None),
     };
     let settings = payload.settings.map_or("{}", RawValue::get);
-    let policy = match policy::load(settings.as_bytes()) {
+    let sections = policy::Sections {
+        daemon_sets: target == Target::DaemonSet,
+        storage_classes: target == Target::StorageClass,
+    };
+    let policy = match policy::load_for(settings.as_bytes(), sections) {
         Ok(policy) => policy,
         Err(e) => return reject(format!("policy settings are invalid: {e}"), Vec::new()),
     };

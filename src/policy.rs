@@ -5,6 +5,10 @@
 use crate::daemonset::host_paths::HostPathRules;
 use crate::daemonset::tolerations::TolerationRules;
 use crate::drivers::DriverRules;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
 use crate::exemptions;
 use crate::json_path;
 use crate::settings::{Exemptions, Mode, Settings};
@@ -27,20 +31,48 @@ pub struct Policy {
     pub storage_classes: StorageClassRules,
 }
 
+/// The settings sections an evaluation compiles. policy-server refuses to
+/// start with invalid settings, so an evaluation only needs the sections
+/// its kind reads: parsing and compiling the others would be wasted work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sections {
+    pub daemon_sets: bool,
+    pub storage_classes: bool,
+}
+
+impl Sections {
+    pub const ALL: Self = Self {
+        daemon_sets: true,
+        storage_classes: true,
+    };
+}
+
 impl Policy {
     /// Every problem of the settings, each as `path: reason`.
     pub fn compile(settings: &Settings) -> Result<Self, Vec<String>> {
+        Self::compile_sections(settings, Sections::ALL)
+    }
+
+    fn compile_sections(settings: &Settings, sections: Sections) -> Result<Self, Vec<String>> {
         let mut errors = SettingErrors::default();
         exemptions::compile(&settings.exemptions, &mut errors);
         let drivers = DriverRules::compile(&settings.csi_drivers, &mut errors);
         let ds = &settings.daemon_sets;
-        let daemon_sets = DaemonSetRules {
-            mode: ds.mode,
-            host_paths: HostPathRules::compile(&ds.host_paths, &mut errors),
-            tolerations: TolerationRules::compile(&ds.tolerations, &mut errors),
-            allow_node_name: ds.allow_node_name,
+        let daemon_sets = if sections.daemon_sets {
+            DaemonSetRules {
+                mode: ds.mode,
+                host_paths: HostPathRules::compile(&ds.host_paths, &mut errors),
+                tolerations: TolerationRules::compile(&ds.tolerations, &mut errors),
+                allow_node_name: ds.allow_node_name,
+            }
+        } else {
+            DaemonSetRules::default()
         };
-        let storage_classes = StorageClassRules::compile(&settings.storage_classes, &mut errors);
+        let storage_classes = if sections.storage_classes {
+            StorageClassRules::compile(&settings.storage_classes, &mut errors)
+        } else {
+            StorageClassRules::default()
+        };
         if errors.is_empty() {
             Ok(Self {
                 exemptions: settings.exemptions.clone(),
@@ -58,25 +90,85 @@ impl Policy {
 pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
     // serde reads a struct from a JSON list too: insist on an object, and
     // read `null` (no settings) as `{}` as the host does.
-    match json.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        Some(b'n') if json.trim_ascii() == b"null" => return Ok(Settings::default()),
-        _ => return Err("settings must be a JSON object".to_string()),
+    if !insist_on_object(json)? {
+        return Ok(Settings::default());
     }
-    serde_json::from_slice(json).map_err(|e| {
-        let offset = json_path::offset_of(json, e.line(), e.column());
-        let path = json_path::path_at(json, offset);
-        // serde_json appends " at line L column C": the path says more.
-        let text = e.to_string();
-        let reason = text
-            .rfind(" at line ")
-            .map_or(text.as_str(), |i| &text[..i]);
-        if path.is_empty() {
-            reason.to_string()
-        } else {
-            format!("{path}: {reason}")
+    serde_json::from_slice(json).map_err(|e| located(json, "", &e))
+}
+
+/// A parse error as `path: reason`, the path found from the error's
+/// position in `json` (under `prefix`, the path of `json` itself).
+fn located(json: &[u8], prefix: &str, e: &serde_json::Error) -> String {
+    let offset = json_path::offset_of(json, e.line(), e.column());
+    let inner = json_path::path_at(json, offset);
+    let path = match (prefix.is_empty(), inner.is_empty()) {
+        (_, true) => prefix.to_string(),
+        (true, false) => inner,
+        (false, false) => format!("{prefix}.{inner}"),
+    };
+    // serde_json appends " at line L column C": the path says more.
+    let text = e.to_string();
+    let reason = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |i| &text[..i]);
+    if path.is_empty() {
+        reason.to_string()
+    } else {
+        format!("{path}: {reason}")
+    }
+}
+
+fn insist_on_object(json: &[u8]) -> Result<bool, String> {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(true),
+        Some(b'n') if json.trim_ascii() == b"null" => Ok(false),
+        _ => Err("settings must be a JSON object".to_string()),
+    }
+}
+
+/// The top-level sections, kept raw until an evaluation needs them.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct RawSections<'a> {
+    #[serde(borrow)]
+    exemptions: Option<&'a RawValue>,
+    #[serde(borrow)]
+    csi_drivers: Option<&'a RawValue>,
+    #[serde(borrow)]
+    daemon_sets: Option<&'a RawValue>,
+    #[serde(borrow)]
+    storage_classes: Option<&'a RawValue>,
+}
+
+fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) -> Result<T, String> {
+    match raw {
+        None => Ok(T::default()),
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|e| located(raw.get().as_bytes(), name, &e))
         }
-    })
+    }
+}
+
+/// Settings for one evaluation: only the sections it reads are parsed and
+/// compiled (the whole settings were validated when the policy loaded).
+pub fn load_for(json: &[u8], sections: Sections) -> Result<Policy, String> {
+    if !insist_on_object(json)? {
+        return Policy::compile_sections(&Settings::default(), sections)
+            .map_err(|errors| errors.join("; "));
+    }
+    let raw: RawSections = serde_json::from_slice(json).map_err(|e| located(json, "", &e))?;
+    let mut settings = Settings {
+        exemptions: section(raw.exemptions, "exemptions")?,
+        csi_drivers: section(raw.csi_drivers, "csiDrivers")?,
+        ..Settings::default()
+    };
+    if sections.daemon_sets {
+        settings.daemon_sets = section(raw.daemon_sets, "daemonSets")?;
+    }
+    if sections.storage_classes {
+        settings.storage_classes = section(raw.storage_classes, "storageClasses")?;
+    }
+    Policy::compile_sections(&settings, sections).map_err(|errors| errors.join("; "))
 }
 
 /// Settings from JSON, validated: the message lists every problem.
@@ -102,5 +194,25 @@ mod tests {
             Some("settings must be a JSON object")
         );
         assert!(load(b"{} trailing").is_err());
+    }
+
+    #[test]
+    fn sections_are_parsed_on_demand_with_their_path() {
+        let json = br#"{"daemonSets": {"hostPaths": {"allowed": [{"pathPrefx": "/x"}]}}, "storageClasses": {"mode": "warn"}}"#;
+        let only_storage = Sections {
+            daemon_sets: false,
+            storage_classes: true,
+        };
+        assert!(load_for(json, only_storage).is_ok());
+        assert_eq!(
+            load_for(json, Sections::ALL)
+                .err()
+                .as_deref()
+                .and_then(|m| m.split_once(": "))
+                .map(|(p, _)| p),
+            Some("daemonSets.hostPaths.allowed[0].pathPrefx")
+        );
+        assert_eq!(load(json).err(), load_for(json, Sections::ALL).err());
+        assert!(load_for(br#"{"bogus": 1}"#, only_storage).is_err());
     }
 }
