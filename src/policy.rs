@@ -88,12 +88,7 @@ impl Policy {
 
 /// Parses settings JSON with the path of the first field that does not fit.
 pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
-    // serde reads a struct from a JSON list too: insist on an object, and
-    // read `null` (no settings) as `{}` as the host does.
-    if !insist_on_object(json)? {
-        return Ok(Settings::default());
-    }
-    serde_json::from_slice(json).map_err(|e| located(json, "", &e))
+    parse_sections(json, Sections::ALL)
 }
 
 /// A parse error as `path: reason`, the path found from the error's
@@ -149,12 +144,13 @@ fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) ->
     }
 }
 
-/// Settings for one evaluation: only the sections it reads are parsed and
-/// compiled (the whole settings were validated when the policy loaded).
-pub fn load_for(json: &[u8], sections: Sections) -> Result<Policy, String> {
+/// The settings, with only the chosen per-kind sections parsed (one set of
+/// deserializers serves every caller, which keeps the module small).
+fn parse_sections(json: &[u8], sections: Sections) -> Result<Settings, String> {
+    // serde reads a struct from a JSON list too: insist on an object, and
+    // read `null` (no settings) as `{}` as the host does.
     if !insist_on_object(json)? {
-        return Policy::compile_sections(&Settings::default(), sections)
-            .map_err(|errors| errors.join("; "));
+        return Ok(Settings::default());
     }
     let raw: RawSections = serde_json::from_slice(json).map_err(|e| located(json, "", &e))?;
     let mut settings = Settings {
@@ -168,6 +164,13 @@ pub fn load_for(json: &[u8], sections: Sections) -> Result<Policy, String> {
     if sections.storage_classes {
         settings.storage_classes = section(raw.storage_classes, "storageClasses")?;
     }
+    Ok(settings)
+}
+
+/// Settings for one evaluation: only the sections it reads are parsed and
+/// compiled (the whole settings were validated when the policy loaded).
+pub fn load_for(json: &[u8], sections: Sections) -> Result<Policy, String> {
+    let settings = parse_sections(json, sections)?;
     Policy::compile_sections(&settings, sections).map_err(|errors| errors.join("; "))
 }
 
