@@ -87,6 +87,21 @@ pub fn item<'a>(
     }
 }
 
+/// A list item that must be a string.
+pub fn string_item<'a>(
+    value: &'a Value,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Option<&'a str> {
+    match value {
+        Value::String(s) => Some(s),
+        other => {
+            wrong_type(findings, &path(), other, "a string");
+            None
+        }
+    }
+}
+
 /// A string field; `Ok(None)` when unset, `Err(Reported)` when of the wrong type
 /// (then reported) so that callers can tell "unset" from "unreadable".
 pub fn string<'a>(

@@ -48,34 +48,37 @@ impl Sections {
 }
 
 impl Policy {
-    /// Every problem of the settings, each as `path: reason`.
-    pub fn compile(settings: &Settings) -> Result<Self, Vec<String>> {
-        Self::compile_sections(settings, Sections::ALL)
-    }
-
-    fn compile_sections(settings: &Settings, sections: Sections) -> Result<Self, Vec<String>> {
+    /// Compiles the chosen sections (the others keep their defaults); every
+    /// problem is reported as `path: reason`. Takes the settings by value:
+    /// the rules keep what they need without copying it.
+    fn compile(settings: Settings, sections: Sections) -> Result<Self, Vec<String>> {
+        let Settings {
+            exemptions,
+            csi_drivers,
+            daemon_sets: ds,
+            storage_classes,
+        } = settings;
         let mut errors = SettingErrors::default();
-        exemptions::compile(&settings.exemptions, &mut errors);
-        let drivers = DriverRules::compile(&settings.csi_drivers, &mut errors);
-        let ds = &settings.daemon_sets;
+        exemptions::compile(&exemptions, &mut errors);
+        let drivers = DriverRules::compile(&csi_drivers, &mut errors);
         let daemon_sets = if sections.daemon_sets {
             DaemonSetRules {
                 mode: ds.mode,
-                host_paths: HostPathRules::compile(&ds.host_paths, &mut errors),
-                tolerations: TolerationRules::compile(&ds.tolerations, &mut errors),
+                host_paths: HostPathRules::compile(ds.host_paths, &mut errors),
+                tolerations: TolerationRules::compile(ds.tolerations, &mut errors),
                 allow_node_name: ds.allow_node_name,
             }
         } else {
             DaemonSetRules::default()
         };
         let storage_classes = if sections.storage_classes {
-            StorageClassRules::compile(&settings.storage_classes, &mut errors)
+            StorageClassRules::compile(storage_classes, &mut errors)
         } else {
             StorageClassRules::default()
         };
         if errors.is_empty() {
             Ok(Self {
-                exemptions: settings.exemptions.clone(),
+                exemptions,
                 drivers,
                 daemon_sets,
                 storage_classes,
@@ -171,13 +174,12 @@ fn parse_sections(json: &[u8], sections: Sections) -> Result<Settings, String> {
 /// compiled (the whole settings were validated when the policy loaded).
 pub fn load_for(json: &[u8], sections: Sections) -> Result<Policy, String> {
     let settings = parse_sections(json, sections)?;
-    Policy::compile_sections(&settings, sections).map_err(|errors| errors.join("; "))
+    Policy::compile(settings, sections).map_err(|errors| errors.join("; "))
 }
 
 /// Settings from JSON, validated: the message lists every problem.
 pub fn load(json: &[u8]) -> Result<Policy, String> {
-    let settings = parse_settings(json)?;
-    Policy::compile(&settings).map_err(|errors| errors.join("; "))
+    load_for(json, Sections::ALL)
 }
 
 #[cfg(test)]

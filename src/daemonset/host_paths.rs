@@ -43,7 +43,7 @@ pub struct HostPathRules {
 }
 
 impl HostPathRules {
-    pub fn compile(settings: &HostPathSettings, errors: &mut SettingErrors) -> Self {
+    pub fn compile(settings: HostPathSettings, errors: &mut SettingErrors) -> Self {
         let base = "daemonSets.hostPaths";
         let forbidden: Vec<String> = settings
             .forbidden
@@ -58,7 +58,7 @@ impl HostPathRules {
             })
             .collect();
         let mut allowed: Vec<AllowedPrefix> = Vec::with_capacity(settings.allowed.len());
-        for (i, entry) in settings.allowed.iter().enumerate() {
+        for (i, entry) in settings.allowed.into_iter().enumerate() {
             let path = format!("{base}.allowed[{i}]");
             let prefix = match normalize_absolute(&entry.path_prefix) {
                 Ok(p) if p == "/" => {
@@ -106,7 +106,7 @@ impl HostPathRules {
                 segments: segment_count(&prefix),
                 prefix,
                 read_only: entry.read_only,
-                types: entry.types.clone(),
+                types: entry.types,
                 allow_bidirectional: entry.allow_bidirectional,
             });
         }
@@ -178,15 +178,19 @@ pub fn check(
                     continue;
                 };
                 if let Some(volume) = volumes.get(name) {
-                    check_mount(mount, &mount_path, name, volume, rules, findings, || {
-                        Edit::MakeReadOnly {
+                    edits.extend(check_mount(
+                        mount,
+                        &mount_path,
+                        name,
+                        volume,
+                        rules,
+                        findings,
+                        || Edit::MakeReadOnly {
                             container_list,
                             container: c,
                             mount: m,
-                        }
-                    })
-                    .into_iter()
-                    .for_each(|e| edits.push(e));
+                        },
+                    ));
                 }
             }
         }

@@ -73,7 +73,7 @@ pub struct TolerationRules {
 }
 
 impl TolerationRules {
-    pub fn compile(settings: &TolerationSettings, errors: &mut SettingErrors) -> Self {
+    pub fn compile(settings: TolerationSettings, errors: &mut SettingErrors) -> Self {
         let base = "daemonSets.tolerations";
         for (i, effect) in settings.allowed_wildcard_effects.iter().enumerate() {
             if !EFFECTS.contains(&effect.as_str()) {
@@ -83,7 +83,7 @@ impl TolerationRules {
                 );
             }
         }
-        check_wildcards_against_forbidden(settings, errors);
+        check_wildcards_against_forbidden(&settings, errors);
         for (i, f) in settings.forbidden.iter().enumerate() {
             if f.key.trim().is_empty() {
                 errors.add(
@@ -109,11 +109,9 @@ impl TolerationRules {
             check_effect(a.effect.as_deref(), &path, errors);
         }
         for (i, r) in settings.required.iter().enumerate() {
-            check_required(settings, i, r, errors);
+            check_required(&settings, i, r, errors);
         }
-        Self {
-            settings: settings.clone(),
-        }
+        Self { settings }
     }
 }
 

@@ -293,16 +293,10 @@ fn check_mount_options(
     let options = list(object, "mountOptions", || "mountOptions".into(), findings);
     for (i, option) in options.iter().enumerate() {
         let path = format!("mountOptions[{i}]");
-        let Value::String(text) = option else {
-            findings.push(Violation::new(
-                path,
-                render(option),
-                fields::UNREADABLE,
-                format!("expected a string, found {}", fields::kind_of(option)),
-            ));
+        let Some(text) = fields::string_item(option, || path.clone(), findings) else {
             continue;
         };
-        if old_options.contains(text.as_str()) {
+        if old_options.contains(text) {
             continue;
         }
         let (normalized, name) = option_parts(text);

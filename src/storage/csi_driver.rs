@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::drivers::DriverRules;
-use crate::fields::{Reported, UNREADABLE, list, object, string};
+use crate::fields::{Reported, UNREADABLE, list, object, string, string_item};
 use crate::violation::{Findings, Violation, render_str};
 
 /// Judges a CSIDriver. On UPDATE nothing judged here can change (the name
@@ -76,19 +76,8 @@ fn declares_ephemeral(driver: &Map<String, Value>, findings: &mut Findings) -> O
     }
     let mut ephemeral = false;
     for (i, mode) in modes.unwrap_or(&[]).iter().enumerate() {
-        match mode {
-            Value::String(m) if m == "Ephemeral" => ephemeral = true,
-            Value::String(_) => {}
-            other => {
-                findings.push(Violation::new(
-                    format!("spec.volumeLifecycleModes[{i}]"),
-                    crate::violation::render(other),
-                    UNREADABLE,
-                    "expected a string",
-                ));
-                return None;
-            }
-        }
+        let path = || format!("spec.volumeLifecycleModes[{i}]");
+        ephemeral |= string_item(mode, path, findings)? == "Ephemeral";
     }
     Some(ephemeral)
 }

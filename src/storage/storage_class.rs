@@ -17,12 +17,12 @@ pub struct StorageClassRules {
 }
 
 impl StorageClassRules {
-    pub fn compile(settings: &StorageClassSettings, errors: &mut SettingErrors) -> Self {
+    pub fn compile(settings: StorageClassSettings, errors: &mut SettingErrors) -> Self {
         let parameters = parameters::compile(&settings.parameters, errors);
         secrets::compile(&settings.secrets, errors);
-        class_fields::compile(settings, errors);
+        class_fields::compile(&settings, errors);
         Self {
-            settings: settings.clone(),
+            settings,
             parameters,
         }
     }
