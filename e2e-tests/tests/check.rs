@@ -9,41 +9,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{policy_path, repo_root, wasmtime_cache_dir};
+use common::{Scratch, policy_path, repo_root, wasmtime_cache_dir};
 use serde_json::{Value, json};
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "e2e-check-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn examples() -> PathBuf {
     repo_root().join("examples/manifests")
@@ -337,7 +305,7 @@ fn stdin_yaml_and_json() {
 
 #[test]
 fn broken_document_is_an_input_error() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     let good = dir.write(
         "manifests/good.yaml",
         "apiVersion: storage.k8s.io/v1\nkind: CSIDriver\nmetadata: {name: ebs.csi.aws.com}\n",
@@ -392,7 +360,7 @@ fn broken_document_is_an_input_error() {
 
 #[test]
 fn junit_report() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     // A name that needs escaping, inside every attribute and text it reaches.
     let odd = dir.write(
         "odd.yaml",
@@ -515,7 +483,7 @@ fn junit_report() {
 
 #[test]
 fn junit_file_next_to_table() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     let junit = dir.0.join("report.xml");
     let r = run(check(&[
         "--settings-path",
@@ -548,7 +516,7 @@ fn patched(object: &Value, patch: &Value) -> Value {
 
 #[test]
 fn fix_writes_the_patched_objects() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     let out = dir.0.join("fixed");
     let r = run(check(&[
         "--settings-path",
@@ -704,7 +672,7 @@ fn exit_codes() {
     let r = run(check(&["--module", "/nonexistent.wasm", p(&fluent)]));
     assert_eq!(r.code, 2);
     // Nothing the policy evaluates: accepted, with a note.
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     let cm = dir.write(
         "cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
@@ -788,7 +756,7 @@ fn exemptions_by_service_account_user_and_group() {
 
 #[test]
 fn default_namespace_and_update() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     // A DaemonSet without namespace: --namespace places it, and a namespace
     // exemption sees it there; --fix does not write the namespace in.
     let ds = dir.write(
@@ -928,7 +896,7 @@ fn a_thousand_objects_take_seconds() {
             text.push_str(&sc.replace("NAME", &i.to_string()));
         }
     }
-    let dir = Scratch::new();
+    let dir = Scratch::new("check");
     let file = dir.write("thousand.yaml", text);
     let r = run(check(&[
         "--settings-path",

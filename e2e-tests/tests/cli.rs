@@ -4,44 +4,12 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Behavior, MOCK_METADATA_YML, annotated_mock, daemonset_request, mock_guest};
+use common::{Behavior, MOCK_METADATA_YML, Scratch, annotated_mock, daemonset_request, mock_guest};
 use e2e_tests::metadata::{METADATA_SECTION, custom_sections};
 use serde_json::{Value, json};
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "e2e-cli-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn bin(name: &str) -> Command {
     let path = match name {
@@ -86,7 +54,7 @@ fn mutating_mock() -> Vec<u8> {
 
 #[test]
 fn annotate_binary_writes_one_section() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli");
     let module = dir.write(
         "policy.wasm",
         mock_guest(&[("protocol_version", Behavior::Respond("\"v1\"".into()))]),
@@ -146,7 +114,7 @@ fn annotate_binary_writes_one_section() {
 
 #[test]
 fn run_prints_one_response_line_and_the_patched_object() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli");
     let module = dir.write("annotated.wasm", mutating_mock());
     let request = dir.write("req.json", daemonset_request("CREATE").to_string());
 
@@ -171,7 +139,7 @@ fn run_prints_one_response_line_and_the_patched_object() {
 
 #[test]
 fn run_reads_stdin_reviews_and_policy_settings() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli");
     let module = dir.write("annotated.wasm", mutating_mock());
     let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": daemonset_request("CREATE")});
     let cap = dir.write(
@@ -209,7 +177,7 @@ fn run_reads_stdin_reviews_and_policy_settings() {
 
 #[test]
 fn run_exits_zero_on_rejection() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli");
     let module = dir.write(
         "annotated.wasm",
         annotated_mock(&[
@@ -235,7 +203,7 @@ fn run_exits_zero_on_rejection() {
 
 #[test]
 fn run_refuses_invalid_settings_and_unannotated_modules() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli");
     let request = dir.write("req.json", daemonset_request("CREATE").to_string());
     let module = dir.write(
         "annotated.wasm",
@@ -277,7 +245,7 @@ fn run_refuses_invalid_settings_and_unannotated_modules() {
 
 #[test]
 fn run_examples_prints_a_verdict_per_example() {
-    let dir = Scratch::new();
+    let dir = Scratch::new("cli");
     let module = dir.write("annotated-policy.wasm", mutating_mock());
     dir.write(
         "test_data/a-create.json",
