@@ -19,43 +19,56 @@ policy.wasm: $(SOURCE_FILES) | wasm-target
 		cp target/$(WASM_TARGET)/release/daemonset_csi_policy.wasm policy.wasm; \
 	fi
 
-# --- e2e: annotate, run, end-to-end tests (host in e2e-tests/) ---------------
-# The host tools are built in the dev profile: a clean debug build of
-# e2e-tests (wasmtime 38) takes a few minutes on 2 cores, the release profile
-# of this workspace (fat LTO, 1 codegen unit) takes far longer, and a debug
-# build only costs a few seconds of module compilation per run.
-E2E_SOURCES := $(shell find e2e-tests/src -type f -name '*.rs') e2e-tests/Cargo.toml
-E2E_RUN := cargo run --quiet --locked -p e2e-tests --bin
+# --- the tool: annotate, examples, check (policy-host, binary daemonset-csi-policy)
+# Built in the dev profile: the same build the tests use, so `make run` then
+# `make test` compile wasmtime once. Installed for real use with
+# `cargo install --locked --path policy-host --profile tool` (docs/cli.md).
+HOST_SOURCES := $(shell find policy-host/src -type f -name '*.rs') policy-host/Cargo.toml
+TOOL := cargo run --quiet --locked -p policy-host --
 
-annotated-policy.wasm: policy.wasm metadata.yml README.md $(E2E_SOURCES)
-	$(E2E_RUN) annotate -- --metadata-path metadata.yml --usage-path README.md --output-path annotated-policy.wasm policy.wasm
+annotated-policy.wasm: policy.wasm metadata.yml README.md $(HOST_SOURCES)
+	$(TOOL) annotate --metadata-path metadata.yml --usage-path README.md --output-path annotated-policy.wasm policy.wasm
 
-# Evaluate every test_data/*.json request with policy.yaml's settings.
+# Evaluate every test_data/requests/*.json request with policy.yaml's
+# settings. The examples hold rejected requests on purpose, so `examples`
+# exits 1 there: exit status 0 and 1 pass, 2 (an error) fails.
 .PHONY: run
 run: annotated-policy.wasm
-	$(E2E_RUN) run-examples -- --module annotated-policy.wasm --settings-path policy.yaml --test-data test_data
+	@$(TOOL) examples --module annotated-policy.wasm --settings-path policy.yaml --requests test_data/requests; \
+	status=$$?; \
+	if [ $$status -eq 1 ]; then echo "run: exit status 1 (rejections), expected for test_data/requests"; exit 0; fi; \
+	exit $$status
 
 # Check the bundled manifests (examples/manifests: Helm and kustomize output,
-# a List) with policy.yaml's settings and print the table. The examples hold
-# rejected objects on purpose, so `check` exits 1 there: this target accepts
-# exit status 0 and 1 and fails only on 2 (usage, settings or input error).
+# a List) with policy.yaml's settings and print the table; exit status 1
+# (the deliberate rejections) passes, 2 fails.
 # CHECK_FLAGS adds flags, e.g. `make check-examples CHECK_FLAGS="-o json"`.
 CHECK_FLAGS ?=
 .PHONY: check-examples
 check-examples: annotated-policy.wasm
-	@$(E2E_RUN) check -- --module annotated-policy.wasm --settings-path policy.yaml $(CHECK_FLAGS) examples/manifests; \
+	@$(TOOL) check --module annotated-policy.wasm --settings-path policy.yaml $(CHECK_FLAGS) examples/manifests; \
 	status=$$?; \
 	if [ $$status -eq 1 ]; then echo "check-examples: exit status 1 (rejections), expected for examples/manifests"; exit 0; fi; \
 	exit $$status
 
-.PHONY: e2e-tests
-e2e-tests: annotated-policy.wasm
+# docs/cli.md from the clap definitions (a test fails when it is stale).
+.PHONY: cli-docs
+cli-docs:
+	$(TOOL) reference -o docs/cli.md
+
+# The host's tests: engine, CLI, data-driven cases (policy-host/cases), the
+# hostile corpus, check, annotation, OCI registry. Registry tests start a real
+# registry (Debian package docker-registry) on 127.0.0.1; without it they are
+# skipped with one loud line, unless POLICY_OCI_REQUIRE_REGISTRY=1 (CI) makes
+# them fail.
+.PHONY: host-tests
+host-tests: annotated-policy.wasm
 	@if cargo nextest --version >/dev/null 2>&1; then \
-		echo "cargo nextest run --locked -p e2e-tests && cargo test --locked -p e2e-tests --doc"; \
-		cargo nextest run --locked -p e2e-tests && cargo test --locked -p e2e-tests --doc; \
+		echo "cargo nextest run --locked -p policy-host && cargo test --locked -p policy-host --doc"; \
+		cargo nextest run --locked -p policy-host && cargo test --locked -p policy-host --doc; \
 	else \
-		echo "cargo test --locked -p e2e-tests"; \
-		cargo test --locked -p e2e-tests; \
+		echo "cargo test --locked -p policy-host"; \
+		cargo test --locked -p policy-host; \
 	fi
 
 .PHONY: fmt
@@ -75,7 +88,7 @@ unit-tests:
 	fi
 
 .PHONY: test
-test: fmt lint unit-tests e2e-tests oci-tests
+test: fmt lint unit-tests host-tests
 
 .PHONY: clean
 clean:
@@ -98,13 +111,13 @@ fuzz:
 fuzz-smoke:
 	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
-# --- OCI artifact: push, pull, release, Artifact Hub (tool in oci/) ----------
-# policy-oci (oci-client, like kwctl) pushes exactly what `kwctl push` does.
+# --- OCI artifact: push, pull, release, Artifact Hub (the tool's subcommands) -
+# `push` writes exactly what `kwctl push` does (oci-client, like kwctl).
 # Plain HTTP only for the registries listed in a sources file (SOURCES=path,
 # kwctl format: `insecure_sources: ["127.0.0.1:5000"]`), HTTPS for every
 # other; credentials from DOCKER_CONFIG_FILE or ~/.docker/config.json.
-# `oci/registry.sh start` runs a throw-away local registry. See oci/README.md.
-OCI_RUN := cargo run --quiet --locked -p policy-oci --
+# `policy-host/registry.sh start` runs a throw-away local registry. See
+# docs/distribution.md.
 REGISTRY ?= ghcr.io/daemonset-csi-policy/policies/daemonset-csi-policy
 TAG ?= v$(VERSION)
 SOURCES ?=
@@ -114,47 +127,45 @@ OCI_FLAGS = $(if $(SOURCES),--sources-path $(SOURCES)) $(if $(DOCKER_CONFIG_FILE
 
 .PHONY: push
 push: annotated-policy.wasm
-	$(OCI_RUN) push annotated-policy.wasm $(REGISTRY):$(TAG) $(OCI_FLAGS)
+	$(TOOL) push annotated-policy.wasm $(REGISTRY):$(TAG) $(OCI_FLAGS)
 
 .PHONY: pull
 pull:
-	$(OCI_RUN) pull registry://$(REGISTRY):$(TAG) -o $(PULL_OUTPUT) $(OCI_FLAGS)
+	$(TOOL) pull registry://$(REGISTRY):$(TAG) -o $(PULL_OUTPUT) $(OCI_FLAGS)
 
 # Always regenerated; createdAt is kept when nothing else changed.
 .PHONY: artifacthub-pkg.yml
 artifacthub-pkg.yml: metadata.yml questions-ui.yml
-	$(OCI_RUN) artifacthub --metadata metadata.yml --questions questions-ui.yml --version $(VERSION) -o artifacthub-pkg.yml
+	$(TOOL) artifacthub --metadata metadata.yml --questions questions-ui.yml --version $(VERSION) -o artifacthub-pkg.yml
 
 # Versions agree (metadata.yml, Cargo.toml, policy.yaml), artifacthub-pkg.yml
 # is up to date, build + annotate, push to $(REGISTRY):v$(VERSION), print
 # the digest to sign.
 .PHONY: release
 release:
-	$(OCI_RUN) check-version --metadata metadata.yml --cargo-toml Cargo.toml --policy policy.yaml
-	$(OCI_RUN) artifacthub --metadata metadata.yml --questions questions-ui.yml --version $(VERSION) -o artifacthub-pkg.yml --check
+	$(TOOL) check-version --metadata metadata.yml --cargo-toml Cargo.toml --policy policy.yaml
+	$(TOOL) artifacthub --metadata metadata.yml --questions questions-ui.yml --version $(VERSION) -o artifacthub-pkg.yml --check
 	$(MAKE) annotated-policy.wasm
-	@ref=$$($(OCI_RUN) push annotated-policy.wasm $(REGISTRY):v$(VERSION) $(OCI_FLAGS)) && \
+	@ref=$$($(TOOL) push annotated-policy.wasm $(REGISTRY):v$(VERSION) $(OCI_FLAGS)) && \
 	  echo "pushed: $$ref" && \
 	  echo "digest: $${ref##*@}" && \
 	  echo "sign it: cosign sign --yes $$ref"
 
-# Tests against a real registry (Debian package docker-registry) started on
-# 127.0.0.1 by the tests themselves; a missing registry is a failure here.
+# Only the registry tests, with a missing registry a failure.
 .PHONY: oci-tests
 oci-tests: annotated-policy.wasm
-	@bash oci/registry.sh check
-	POLICY_OCI_REQUIRE_REGISTRY=1 cargo test --locked -p policy-oci
+	@bash policy-host/registry.sh check
+	POLICY_OCI_REQUIRE_REGISTRY=1 cargo test --locked -p policy-host --test registry --test artifacthub --test questions_ui
 
-# --- benchmarks (bench/: criterion in the e2e host's engine) -----------------
-# `make bench`: policy.wasm and the floor policy (bench/floor-policy: the same
+# --- benchmarks (policy-bench/: criterion in the host's engine) --------------
+# `make bench`: policy.wasm and the floor policy (policy-bench/floor-policy: the same
 # SDK, parses the payload and accepts) in release, then criterion measures
 # both in the same run (warm and fresh instances, size scaling, settings,
 # compilation) and prints the policy/floor ratio table (also written to
 # target/criterion/policy-vs-floor.md; `make bench-report` reprints it).
 # BENCH_ARGS is passed to criterion, e.g. BENCH_ARGS=ds-fluent-bit.
-# The host side is built in the bench profile without fat LTO (env overrides,
-# Cargo.toml untouched): fat LTO over wasmtime would take far longer to build.
-BENCH_ENV := CARGO_PROFILE_BENCH_LTO=off CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 CARGO_PROFILE_BENCH_OPT_LEVEL=3
+# The host side is built in the bench profile (Cargo.toml: no fat LTO, which
+# would take far longer to build over wasmtime).
 BENCH_ARGS ?=
 FLOOR_WASM := target/$(WASM_TARGET)/release/floor_policy.wasm
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
@@ -166,11 +177,11 @@ floor-wasm: | wasm-target
 
 .PHONY: bench
 bench: policy.wasm floor-wasm
-	$(BENCH_ENV) cargo bench --locked -p policy-bench --bench evaluation -- $(BENCH_ARGS)
+	cargo bench --locked -p policy-bench --bench evaluation -- $(BENCH_ARGS)
 
 .PHONY: bench-report
 bench-report:
-	$(BENCH_ENV) cargo run --quiet --locked --profile bench -p policy-bench --bin report
+	cargo run --quiet --locked --profile bench -p policy-bench --bin report
 
 # Sizes of policy.wasm and the floor as built and after wasm-opt -Oz / -O3
 # (Debian package binaryen), with the fluent-bit latency of each in the
@@ -184,11 +195,11 @@ wasm-sizes: policy.wasm floor-wasm
 	for m in policy floor; do for o in Oz O3; do \
 		wasm-opt -$$o $(WASM_OPT_FEATURES) target/wasm-sizes/$$m.wasm -o target/wasm-sizes/$$m-$$o.wasm || exit 1; \
 	done; done
-	$(BENCH_ENV) cargo build --quiet --locked --profile bench -p policy-bench --bin latency
+	cargo build --quiet --locked --profile bench -p policy-bench --bin latency
 	for f in target/wasm-sizes/*.wasm; do target/release/latency $$f ds-fluent-bit 2000 || exit 1; done
 
 # policy.wasm built with release-profile variants (opt-level, lto,
 # codegen-units, panic, strip through --config) in /tmp: size and latency.
 .PHONY: bench-profiles
 bench-profiles:
-	bench/profile-variants.sh
+	policy-bench/profile-variants.sh

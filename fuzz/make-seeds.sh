@@ -6,7 +6,7 @@
 # Plain string concatenation: no jq or python needed on a fresh CI machine.
 set -eu
 fuzz_dir=$(cd "$(dirname "$0")" && pwd)
-test_data="$fuzz_dir/../test_data"
+test_data="$fuzz_dir/../test_data/requests"
 corpus="$fuzz_dir/corpus"
 mkdir -p "$corpus/validate_bytes" "$corpus/settings" "$corpus/structured"
 for settings in "$fuzz_dir"/seeds/settings/*.json; do

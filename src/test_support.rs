@@ -5,7 +5,7 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{Value, json};
 
 pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/test_data/requests/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -20,7 +20,7 @@ use libfuzzer_sys::fuzz_target;
 fn requests() -> &'static [String] {
     static REQUESTS: OnceLock<Vec<String>> = OnceLock::new();
     REQUESTS.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test_data");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test_data/requests");
         [
             "daemonset-fluent-bit-rw-varlog.json",
             "daemonset-tolerations-tricky.json",

@@ -34,7 +34,7 @@ fn fixtures() -> &'static [(String, Value)] {
     static FIXTURES: OnceLock<Vec<(String, Value)>> = OnceLock::new();
     FIXTURES.get_or_init(|| {
         generators::load_fixtures(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test_data"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test_data/requests"),
         )
     })
 }
