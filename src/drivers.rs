@@ -2,6 +2,7 @@
 //! names, inline CSI volumes) and the in-tree provisioner aliases.
 
 use crate::glob::{DriverGlob, any_matches};
+use crate::rules;
 use crate::settings::{CsiDriverSettings, Mode};
 use crate::settings_errors::SettingErrors;
 
@@ -61,10 +62,10 @@ impl DriverRules {
         let allowed = settings
             .allowed
             .as_ref()
-            .map(|list| compile_list(list, "csiDrivers.allowed", errors));
+            .map(|list| compile_list(list, rules::CSI_DRIVERS_ALLOWED, errors));
         let ephemeral_allowed = compile_list(
             &settings.ephemeral_allowed,
-            "csiDrivers.ephemeralAllowed",
+            rules::CSI_DRIVERS_EPHEMERAL_ALLOWED,
             errors,
         );
         if let Some(allowed) = &allowed {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::daemonset;
 use crate::exemptions::{self, Requester};
+use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
 use crate::storage::{csi_driver, storage_class};
@@ -116,10 +117,8 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     let Some(target) = Target::of(group, kind) else {
         return accept(Vec::new(), None);
     };
-    let operation = match request.operation.as_deref() {
-        Some("CREATE") => "CREATE",
-        Some("UPDATE") => "UPDATE",
-        _ => return accept(Vec::new(), None),
+    let Some(operation) = Operation::judged(request.operation.as_deref()) else {
+        return accept(Vec::new(), None);
     };
     let settings = payload.settings.map_or("{}", RawValue::get);
     let sections = policy::Sections {
@@ -135,7 +134,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
 
 fn evaluate(
     target: Target,
-    operation: &str,
+    operation: Operation,
     request: AdmissionRequest<'_>,
     policy: &Policy,
 ) -> ValidationResponse {
@@ -198,7 +197,7 @@ fn evaluate(
     // On UPDATE, an unreadable old object only means nothing is known to be
     // unchanged: judge everything, as on CREATE.
     let old_value: Option<Value> = match (operation, target, old_object) {
-        ("UPDATE", Target::StorageClass | Target::CsiDriver, Some(raw)) => {
+        (Operation::Update, Target::StorageClass | Target::CsiDriver, Some(raw)) => {
             serde_json::from_str(raw.get()).ok()
         }
         _ => None,
@@ -215,7 +214,7 @@ fn evaluate(
         Target::StorageClass => (
             storage_class::evaluate(
                 &mut object,
-                operation == "UPDATE",
+                operation,
                 old,
                 &policy.storage_classes,
                 &policy.drivers,
@@ -270,7 +269,7 @@ fn verdict(
     // An unreadable object is refused whatever the mode: it was not judged.
     let unreadable = violations
         .iter()
-        .any(|v| v.rule == crate::fields::UNREADABLE);
+        .any(|v| v.rule == crate::rules::UNREADABLE);
     if violations.is_empty() {
         return accept(warnings, mutated.then_some(Value::Object(object)));
     }

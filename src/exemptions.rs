@@ -15,7 +15,8 @@ pub struct Requester<'a> {
     pub groups: &'a [String],
 }
 
-pub fn compile(exemptions: &Exemptions, errors: &mut SettingErrors) {
+/// Validates the exemption lists (they are used as they are).
+pub fn validate_settings(exemptions: &Exemptions, errors: &mut SettingErrors) {
     let lists = [
         ("namespaces", &exemptions.namespaces),
         ("names", &exemptions.names),
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn refuses_malformed_entries() {
         let mut errors = SettingErrors::default();
-        compile(
+        validate_settings(
             &Exemptions {
                 service_accounts: vec!["no-slash".into()],
                 names: vec!["a/b/c".into(), " ".into()],

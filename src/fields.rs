@@ -6,9 +6,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::rules::UNREADABLE;
 use crate::violation::{Findings, Violation, render};
-
-pub const UNREADABLE: &str = "readable object";
 
 /// A field had the wrong type; the violation is already recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

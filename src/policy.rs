@@ -59,7 +59,7 @@ impl Policy {
             storage_classes,
         } = settings;
         let mut errors = SettingErrors::default();
-        exemptions::compile(&exemptions, &mut errors);
+        exemptions::validate_settings(&exemptions, &mut errors);
         let drivers = DriverRules::compile(&csi_drivers, &mut errors);
         let daemon_sets = if sections.daemon_sets {
             DaemonSetRules {

@@ -12,8 +12,9 @@ use crate::settings::HostPathSettings;
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render, render_str};
 
-const RULE_ALLOWED: &str = "daemonSets.hostPaths.allowed";
-const RULE_FORBIDDEN: &str = "daemonSets.hostPaths.forbidden";
+use crate::rules::{
+    HOST_PATHS_ALLOWED as RULE_ALLOWED, HOST_PATHS_FORBIDDEN as RULE_FORBIDDEN, UNREADABLE,
+};
 
 pub const HOST_PATH_TYPES: &[&str] = &[
     "",
@@ -224,7 +225,7 @@ fn allowed_volumes<'a>(
             findings.push(Violation::new(
                 format!("{volume_path}.name"),
                 render_str(name),
-                fields::UNREADABLE,
+                UNREADABLE,
                 "volume name used twice: mounts cannot be tied to one volume",
             ));
         }

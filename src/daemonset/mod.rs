@@ -1,22 +1,22 @@
 //! DaemonSets: the rules on the pod template (`spec.template.spec`).
 
 pub mod host_paths;
+pub mod inline_csi;
+pub mod node_name;
 pub mod tolerations;
 
 use serde_json::{Map, Value};
 
 use crate::drivers::DriverRules;
-use crate::fields::{Reported, UNREADABLE, object, string};
+use crate::fields::object;
 use crate::policy::DaemonSetRules;
-use crate::violation::{Findings, Violation, render_str};
+use crate::rules::UNREADABLE;
+use crate::violation::{Findings, Violation};
 
 pub const POD_SPEC: &str = "spec.template.spec";
 
 /// Every kind of container whose mounts reach the pod's volumes.
 pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
-
-const RULE_NODE_NAME: &str = "daemonSets.allowNodeName";
-const RULE_INLINE_CSI: &str = "csiDrivers.allowed";
 
 /// A change the rules want, applied once every rule has read the object.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,8 +40,8 @@ pub fn evaluate(
     if let Some(pod_spec) = pod_spec(object, &mut findings) {
         host_paths::check(pod_spec, &rules.host_paths, &mut findings, &mut edits);
         tolerations::check(pod_spec, &rules.tolerations, &mut findings, &mut edits);
-        check_inline_csi(pod_spec, drivers, &mut findings);
-        check_node_name(pod_spec, rules.allow_node_name, &mut findings);
+        inline_csi::check(pod_spec, drivers, &mut findings);
+        node_name::check(pod_spec, rules.allow_node_name, &mut findings);
     }
     if !edits.is_empty() {
         apply(object, edits);
@@ -65,58 +65,6 @@ fn pod_spec<'a>(
         ));
     }
     pod_spec
-}
-
-fn check_inline_csi(pod_spec: &Map<String, Value>, drivers: &DriverRules, findings: &mut Findings) {
-    // An unreadable list was already reported by the hostPath rule.
-    let Some(Value::Array(volumes)) = pod_spec.get("volumes") else {
-        return;
-    };
-    for (v, volume) in volumes.iter().enumerate() {
-        // Unreadable volumes were already reported by the hostPath rule.
-        let Value::Object(volume) = volume else {
-            continue;
-        };
-        let path = format!("{POD_SPEC}.volumes[{v}].csi");
-        let Some(csi) = object(volume, "csi", || path.clone(), findings) else {
-            continue;
-        };
-        let field = format!("{path}.driver");
-        match string(csi, "driver", || field.clone(), findings) {
-            Ok(Some(driver)) => {
-                if let Some(reason) = drivers.refusal(driver) {
-                    findings.push(Violation::new(
-                        field,
-                        render_str(driver),
-                        RULE_INLINE_CSI,
-                        reason,
-                    ));
-                }
-            }
-            Ok(None) => findings.push(Violation::new(
-                field,
-                "null",
-                RULE_INLINE_CSI,
-                "inline CSI volume without a driver",
-            )),
-            Err(Reported) => {}
-        }
-    }
-}
-
-fn check_node_name(pod_spec: &Map<String, Value>, allowed: bool, findings: &mut Findings) {
-    let field = format!("{POD_SPEC}.nodeName");
-    if let Ok(Some(node)) = string(pod_spec, "nodeName", || field.clone(), findings)
-        && !node.is_empty()
-        && !allowed
-    {
-        findings.push(Violation::new(
-            field,
-            render_str(node),
-            RULE_NODE_NAME,
-            "nodeName bypasses the scheduler and every taint",
-        ));
-    }
 }
 
 /// Applies edits to the request's own JSON: only the targeted fields change.
@@ -166,42 +114,6 @@ mod tests {
     use serde_json::json;
 
     use crate::test_support::*;
-
-    #[test]
-    fn node_name_is_rejected_unless_allowed() {
-        let allowed = json!([{"pathPrefix": "/run/xtables.lock", "types": ["FileOrCreate"]}, {"pathPrefix": "/lib/modules", "readOnly": true}]);
-        let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
-        let response = run("daemonset-node-name.json", settings);
-        assert_rejected(
-            &response,
-            &[
-                "spec.template.spec.nodeName=\"ip-10-0-3-17.eu-west-1.compute.internal\": nodeName bypasses the scheduler and every taint [daemonSets.allowNodeName]",
-            ],
-        );
-        assert_eq!(violation_count(&response), 1);
-        let settings = json!({"daemonSets": {"allowNodeName": true, "hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
-        assert_accepted_untouched(&run("daemonset-node-name.json", settings));
-    }
-
-    #[test]
-    fn inline_csi_volumes_need_an_allowed_driver() {
-        let settings =
-            json!({"csiDrivers": {"allowed": ["secrets-store.csi.k8s.io", "*.csi.aws.com"]}});
-        assert_accepted_untouched(&run("daemonset-inline-csi.json", settings.clone()));
-        let response = run("daemonset-inline-csi-unapproved.json", settings);
-        assert_rejected(
-            &response,
-            &[
-                "spec.template.spec.volumes[2].csi.driver=\"evil.csi.attacker.io\": CSI driver evil.csi.attacker.io is not in csiDrivers.allowed [csiDrivers.allowed]",
-            ],
-        );
-        assert_eq!(violation_count(&response), 1);
-    }
-
-    #[test]
-    fn any_inline_driver_is_allowed_without_an_allow_list() {
-        assert_accepted_untouched(&run("daemonset-inline-csi-unapproved.json", json!({})));
-    }
 
     #[test]
     fn a_daemonset_without_pod_template_is_refused() {

@@ -9,10 +9,10 @@ use crate::settings::{RequiredToleration, TolerationPattern, TolerationSettings}
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render};
 
-const RULE_WILDCARD: &str = "daemonSets.tolerations.allowWildcard";
-const RULE_FORBIDDEN: &str = "daemonSets.tolerations.forbidden";
-const RULE_ALLOWED: &str = "daemonSets.tolerations.allowed";
-const RULE_REQUIRED: &str = "daemonSets.tolerations.required";
+use crate::rules::{
+    TOLERATIONS_ALLOW_WILDCARD as RULE_WILDCARD, TOLERATIONS_ALLOWED as RULE_ALLOWED,
+    TOLERATIONS_FORBIDDEN as RULE_FORBIDDEN, TOLERATIONS_REQUIRED as RULE_REQUIRED,
+};
 
 const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
 const OPERATORS: &[&str] = &["Equal", "Exists"];

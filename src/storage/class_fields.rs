@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::parameters::normalize;
 use crate::fields::{self, list, string};
+use crate::rules;
 use crate::settings::{FieldRule, MountOptionRules, StorageClassSettings};
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render, render_str};
@@ -16,7 +17,8 @@ use crate::violation::{Findings, Violation, render, render_str};
 const RECLAIM_POLICIES: &[&str] = &["Delete", "Retain"];
 const BINDING_MODES: &[&str] = &["Immediate", "WaitForFirstConsumer"];
 
-pub fn compile(settings: &StorageClassSettings, errors: &mut SettingErrors) {
+/// Validates the field rules (they are used as they are).
+pub fn validate_settings(settings: &StorageClassSettings, errors: &mut SettingErrors) {
     check_string_rule(
         &settings.reclaim_policy,
         "storageClasses.reclaimPolicy",
@@ -180,8 +182,8 @@ fn check_allowed_string(
         && !allowed.iter().any(|a| a == value)
     {
         let rule_name = match field {
-            "reclaimPolicy" => "storageClasses.reclaimPolicy.allowed",
-            _ => "storageClasses.volumeBindingMode.allowed",
+            "reclaimPolicy" => rules::RECLAIM_POLICY_ALLOWED,
+            _ => rules::VOLUME_BINDING_MODE_ALLOWED,
         };
         findings.push(Violation::new(
             field,
@@ -217,7 +219,7 @@ fn check_expansion(
         findings.push(Violation::new(
             field,
             render(&Value::Bool(value)),
-            "storageClasses.allowVolumeExpansion.allowed",
+            rules::ALLOW_VOLUME_EXPANSION_ALLOWED,
             format!("must be one of {allowed:?}"),
         ));
     }
@@ -308,7 +310,7 @@ fn check_mount_options(
             findings.push(Violation::new(
                 path,
                 render_str(text),
-                "storageClasses.mountOptions.forbidden",
+                rules::MOUNT_OPTIONS_FORBIDDEN,
                 format!("mount option {f:?} is forbidden"),
             ));
         } else if let Some(allowed) = &rules.allowed
@@ -319,7 +321,7 @@ fn check_mount_options(
             findings.push(Violation::new(
                 path,
                 render_str(text),
-                "storageClasses.mountOptions.allowed",
+                rules::MOUNT_OPTIONS_ALLOWED,
                 "mount option is not in the allowed list",
             ));
         }

@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use crate::drivers::DriverRules;
-use crate::fields::{Reported, UNREADABLE, list, object, string, string_item};
+use crate::fields::{Reported, list, object, string, string_item};
+use crate::rules;
 use crate::violation::{Findings, Violation, render_str};
 
 /// Judges a CSIDriver. On UPDATE nothing judged here can change (the name
@@ -25,7 +26,7 @@ pub fn evaluate(
         findings.push(Violation::new(
             "metadata.name",
             render_str(name),
-            "csiDrivers.allowed",
+            rules::CSI_DRIVERS_ALLOWED,
             reason,
         ));
     }
@@ -35,7 +36,7 @@ pub fn evaluate(
         findings.push(Violation::new(
             "spec.volumeLifecycleModes",
             render_str("Ephemeral"),
-            "csiDrivers.ephemeralAllowed",
+            rules::CSI_DRIVERS_EPHEMERAL_ALLOWED,
             format!("inline ephemeral volumes of {name} are not allowed"),
         ));
     }
@@ -50,7 +51,7 @@ fn read_name<'a>(driver: &'a Map<String, Value>, findings: &mut Findings) -> Opt
             findings.push(Violation::new(
                 "metadata.name",
                 "null",
-                UNREADABLE,
+                rules::UNREADABLE,
                 "a CSIDriver needs a name",
             ));
             None

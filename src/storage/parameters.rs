@@ -16,7 +16,7 @@ use crate::settings::ParameterRules;
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render_str};
 
-const RULE: &str = "storageClasses.parameters";
+use crate::rules::PARAMETERS as RULE;
 
 pub fn normalize(text: &str) -> String {
     text.trim().to_ascii_lowercase()

@@ -10,7 +10,7 @@ use crate::settings::SecretReferenceSettings;
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render_str};
 
-const RULE: &str = "storageClasses.secrets";
+use crate::rules::SECRETS as RULE;
 
 const OPERATIONS: &[&str] = &[
     "provisioner",
@@ -61,7 +61,8 @@ fn secret_field(key: &str) -> Option<SecretField> {
         })
 }
 
-pub fn compile(settings: &SecretReferenceSettings, errors: &mut SettingErrors) {
+/// Validates the secret settings (they are used as they are).
+pub fn validate_settings(settings: &SecretReferenceSettings, errors: &mut SettingErrors) {
     for (i, ns) in settings.allowed_namespaces.iter().flatten().enumerate() {
         let valid = !ns.is_empty()
             && ns.len() <= 63

@@ -5,7 +5,9 @@ use serde_json::{Map, Value};
 
 use super::{class_fields, parameters, secrets};
 use crate::drivers::{DriverRules, NO_PROVISIONER, csi_equivalent};
-use crate::fields::{Reported, UNREADABLE, string, string_map};
+use crate::fields::{Reported, string, string_map};
+use crate::operation::Operation;
+use crate::rules;
 use crate::settings::StorageClassSettings;
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render_str};
@@ -19,8 +21,8 @@ pub struct StorageClassRules {
 impl StorageClassRules {
     pub fn compile(settings: StorageClassSettings, errors: &mut SettingErrors) -> Self {
         let parameters = parameters::compile(&settings.parameters, errors);
-        secrets::compile(&settings.secrets, errors);
-        class_fields::compile(&settings, errors);
+        secrets::validate_settings(&settings.secrets, errors);
+        class_fields::validate_settings(&settings, errors);
         Self {
             settings,
             parameters,
@@ -33,20 +35,20 @@ impl StorageClassRules {
 }
 
 /// Judges a StorageClass. On CREATE everything is judged and the configured
-/// values are set; on UPDATE (`update` true, `old` when readable) only the fields Kubernetes lets an
-/// update change (`allowVolumeExpansion`, `mountOptions`) and nothing is
+/// values are set; on UPDATE (`old` when readable) only the fields Kubernetes
+/// lets an update change (`allowVolumeExpansion`, `mountOptions`) and nothing is
 /// mutated: provisioner, parameters, reclaimPolicy and volumeBindingMode are
 /// immutable (`ValidateStorageClassUpdate`).
 pub fn evaluate(
     object: &mut Map<String, Value>,
-    update: bool,
+    operation: Operation,
     old: Option<&Map<String, Value>>,
     rules: &StorageClassRules,
     drivers: &DriverRules,
 ) -> Findings {
     let mut findings = Findings::default();
     let settings = &rules.settings;
-    if !update {
+    if operation == Operation::Create {
         class_fields::enforce(object, settings, &mut findings);
     }
     // Without a readable old object nothing is known to be unchanged, so
@@ -77,7 +79,7 @@ fn judge_provisioner(
             findings.push(Violation::new(
                 "provisioner",
                 "null",
-                UNREADABLE,
+                rules::UNREADABLE,
                 "a StorageClass needs a provisioner",
             ));
             return None;
@@ -89,7 +91,7 @@ fn judge_provisioner(
             findings.push(Violation::new(
                 "provisioner",
                 render_str(provisioner),
-                "storageClasses.allowNoProvisioner",
+                rules::ALLOW_NO_PROVISIONER,
                 "statically provisioned local volumes are not allowed",
             ));
         }
@@ -101,7 +103,7 @@ fn judge_provisioner(
                 findings.push(Violation::new(
                     "provisioner",
                     render_str(provisioner),
-                    "storageClasses.allowInTreeProvisioners",
+                    rules::ALLOW_IN_TREE_PROVISIONERS,
                     format!("in-tree provisioner: use the CSI driver {csi} instead"),
                 ));
             }
@@ -112,7 +114,7 @@ fn judge_provisioner(
                 findings.push(Violation::new(
                     "provisioner",
                     render_str(provisioner),
-                    "storageClasses.allowInTreeProvisioners",
+                    rules::ALLOW_IN_TREE_PROVISIONERS,
                     "in-tree provisioner without a CSI replacement",
                 ));
             }
@@ -129,7 +131,7 @@ fn judge_provisioner(
         findings.push(Violation::new(
             "provisioner",
             render_str(provisioner),
-            "csiDrivers.allowed",
+            rules::CSI_DRIVERS_ALLOWED,
             reason,
         ));
     }

@@ -1,0 +1,57 @@
+//! `spec.template.spec.nodeName`: pins every pod to one node, bypassing the
+//! scheduler and every taint. Governed by `daemonSets.allowNodeName`, a
+//! plain switch with nothing to compile.
+
+use serde_json::{Map, Value};
+
+use super::POD_SPEC;
+use crate::fields::string;
+use crate::rules;
+use crate::violation::{Findings, Violation, render_str};
+
+/// Refuses a non-empty `nodeName` unless `allowed`.
+pub fn check(pod_spec: &Map<String, Value>, allowed: bool, findings: &mut Findings) {
+    let field = format!("{POD_SPEC}.nodeName");
+    if let Ok(Some(node)) = string(pod_spec, "nodeName", || field.clone(), findings)
+        && !node.is_empty()
+        && !allowed
+    {
+        findings.push(Violation::new(
+            field,
+            render_str(node),
+            rules::ALLOW_NODE_NAME,
+            "nodeName bypasses the scheduler and every taint",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::*;
+
+    #[test]
+    fn node_name_is_rejected_unless_allowed() {
+        let allowed = json!([{"pathPrefix": "/run/xtables.lock", "types": ["FileOrCreate"]}, {"pathPrefix": "/lib/modules", "readOnly": true}]);
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
+        let response = run("daemonset-node-name.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "spec.template.spec.nodeName=\"ip-10-0-3-17.eu-west-1.compute.internal\": nodeName bypasses the scheduler and every taint [daemonSets.allowNodeName]",
+            ],
+        );
+        assert_eq!(violation_count(&response), 1);
+        let settings = json!({"daemonSets": {"allowNodeName": true, "hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
+        assert_accepted_untouched(&run("daemonset-node-name.json", settings));
+    }
+
+    #[test]
+    fn an_empty_node_name_is_not_a_pin() {
+        let request = edited("daemonset-no-hostpath.json", |object| {
+            object["spec"]["template"]["spec"]["nodeName"] = json!("");
+        });
+        assert_accepted_untouched(&evaluate(&request, json!({})));
+    }
+}
