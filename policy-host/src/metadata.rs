@@ -466,7 +466,11 @@ pub fn summary(metadata: &Metadata) -> String {
         _ => "unknown",
     };
     field(&mut out, "protocol version:", protocol);
-    field(&mut out, "execution mode:", &metadata.execution_mode.to_string());
+    field(
+        &mut out,
+        "execution mode:",
+        &metadata.execution_mode.to_string(),
+    );
     field(&mut out, "mutating:", &metadata.mutating.to_string());
     field(
         &mut out,
@@ -523,7 +527,11 @@ pub fn summary(metadata: &Metadata) -> String {
         }
     }
     if annotations.contains_key(ANNOTATION_USAGE) {
-        let _ = writeln!(out, "\nusage: annotated ({} bytes; --show-usage prints it)", annotations[ANNOTATION_USAGE].len());
+        let _ = writeln!(
+            out,
+            "\nusage: annotated ({} bytes; --show-usage prints it)",
+            annotations[ANNOTATION_USAGE].len()
+        );
     }
     out
 }

@@ -80,8 +80,7 @@ fn the_cli_keeps_created_at_and_detects_changes() {
     let version = metadata_version(&read("metadata.yml"));
     let run = |extra: &[&str]| {
         let mut cmd = common::tool("artifacthub");
-        cmd
-            .arg("--metadata")
+        cmd.arg("--metadata")
             .arg(&metadata)
             .arg("--questions")
             .arg(&questions)

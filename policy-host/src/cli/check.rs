@@ -10,7 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
-use super::{CommandResult, Failure, Outcome, deadline, require_valid_settings, settings_from};
+use super::{
+    CacheArgs, CommandResult, Failure, Outcome, deadline, require_valid_settings, settings_from,
+};
 use crate::manifests::{
     self, CheckError, InputError, OperationMode, ParsedSource, RequestOptions, Targets, UserInfo,
 };
@@ -111,14 +113,8 @@ pub struct CheckArgs {
     /// Deadline of each evaluation in seconds, 0 disables it
     #[arg(long, default_value_t = 2.0)]
     timeout: f64,
-    /// wasmtime compilation cache folder: the compiled module is reused
-    /// across runs [default: $XDG_CACHE_HOME or ~/.cache, then
-    /// daemonset-csi-policy/wasmtime; none when it cannot be created]
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    cache_dir: Option<PathBuf>,
-    /// Compile the module on every run (no compilation cache)
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// Print the policy's log events on standard error
     #[arg(long)]
     policy_logs: bool,
@@ -220,27 +216,6 @@ fn write_fix(target: &str, parsed: &[ParsedSource], changes: &[manifests::Change
     Ok(())
 }
 
-/// The compilation cache to use: `--cache-dir`, none with `--no-cache`, else
-/// the user's cache folder when it can be created.
-fn cache_dir(args: &CheckArgs) -> Option<PathBuf> {
-    if args.no_cache {
-        return None;
-    }
-    if let Some(dir) = &args.cache_dir {
-        return Some(dir.clone());
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        })?;
-    let dir = base.join("daemonset-csi-policy").join("wasmtime");
-    std::fs::create_dir_all(&dir).ok().map(|_| dir)
-}
-
 pub fn execute(args: &CheckArgs) -> CommandResult {
     let timeout = deadline(args.timeout)?;
     if args.jobs == Some(0) {
@@ -280,7 +255,7 @@ pub fn execute(args: &CheckArgs) -> CommandResult {
     let options = HostOptions {
         timeout,
         log_to_stderr: args.policy_logs,
-        cache_dir: cache_dir(args),
+        cache_dir: args.cache.dir(),
         ..HostOptions::default()
     };
     let loading = Instant::now();
@@ -347,4 +322,3 @@ pub fn execute(args: &CheckArgs) -> CommandResult {
         Outcome::Rejected
     })
 }
-

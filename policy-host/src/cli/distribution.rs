@@ -38,7 +38,9 @@ pub struct PullArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "A SOURCE with `registry://` (or of the form host/repo:tag or host/repo@sha256:...) is pulled first (digest-verified); anything else is a local module file (`file://` optional).")]
+#[command(
+    after_help = "A SOURCE with `registry://` (or of the form host/repo:tag or host/repo@sha256:...) is pulled first (digest-verified); anything else is a local module file (`file://` optional)."
+)]
 pub struct InspectArgs {
     /// A module file, file:///abs/path.wasm, or registry://host/repo:tag
     pub source: String,
@@ -77,7 +79,12 @@ pub struct ArtifacthubArgs {
     #[arg(long)]
     pub version: String,
     /// Where to write it
-    #[arg(short = 'o', long = "output", default_value = "artifacthub-pkg.yml", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        default_value = "artifacthub-pkg.yml",
+        value_name = "FILE"
+    )]
     pub output: PathBuf,
     /// createdAt (RFC 3339). Default: kept when nothing else changed, else $SOURCE_DATE_EPOCH, else now
     #[arg(long)]
@@ -243,7 +250,9 @@ pub fn inspect(args: &InspectArgs) -> CommandResult {
                 args.source
             )));
         }
-        read(Path::new(args.source.strip_prefix("file://").unwrap_or(&args.source)))?
+        read(Path::new(
+            args.source.strip_prefix("file://").unwrap_or(&args.source),
+        ))?
     };
     let Some(section) = crate::metadata::read_metadata_section(&module)? else {
         return Err(Failure::Error(anyhow::anyhow!(
@@ -252,7 +261,9 @@ pub fn inspect(args: &InspectArgs) -> CommandResult {
         )));
     };
     let value: serde_json::Value = serde_json::from_slice(&section).map_err(|e| {
-        Failure::Error(anyhow::anyhow!("the io.kubewarden.metadata section is not JSON: {e}"))
+        Failure::Error(anyhow::anyhow!(
+            "the io.kubewarden.metadata section is not JSON: {e}"
+        ))
     })?;
     let mut shown = value.clone();
     let usage = shown
@@ -271,8 +282,9 @@ pub fn inspect(args: &InspectArgs) -> CommandResult {
                 .map_err(anyhow::Error::from)?
         ),
         InspectFormat::Text => {
-            let metadata: crate::Metadata = serde_json::from_value(value.clone())
-                .map_err(|e| anyhow::anyhow!("the io.kubewarden.metadata section is not policy metadata: {e}"))?;
+            let metadata: crate::Metadata = serde_json::from_value(value.clone()).map_err(|e| {
+                anyhow::anyhow!("the io.kubewarden.metadata section is not policy metadata: {e}")
+            })?;
             print!("{}", crate::metadata::summary(&metadata));
             if args.show_usage {
                 if let Some(usage) = usage.as_ref().and_then(serde_json::Value::as_str) {

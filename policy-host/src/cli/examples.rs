@@ -13,7 +13,9 @@ use crate::input::{describe_request, read_request, read_settings_file};
 use crate::{HostOptions, PolicyModule};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Output, one line per file (sorted by name): `<file>  <Kind ns/name>  ALLOWED|MUTATED|REJECTED  <first line of message>`, then a summary line.\n\nExit status: 0 every example allowed, 1 some example rejected (the bundled examples hold rejections on purpose), 2 invalid settings, an unreadable request or no example.")]
+#[command(
+    after_help = "Output, one line per file (sorted by name): `<file>  <Kind ns/name>  ALLOWED|MUTATED|REJECTED  <first line of message>`, then a summary line.\n\nExit status: 0 every example allowed, 1 some example rejected (the bundled examples hold rejections on purpose), 2 invalid settings, an unreadable request or no example."
+)]
 pub struct ExamplesArgs {
     /// The annotated wasm module
     #[arg(long, default_value = "annotated-policy.wasm", value_name = "FILE")]
@@ -27,6 +29,8 @@ pub struct ExamplesArgs {
     /// Do not print the policy's log events on stderr
     #[arg(long)]
     pub quiet_logs: bool,
+    #[command(flatten)]
+    pub cache: super::CacheArgs,
 }
 
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -53,6 +57,7 @@ pub fn execute(args: &ExamplesArgs) -> CommandResult {
     };
     let options = HostOptions {
         log_to_stderr: !args.quiet_logs,
+        cache_dir: args.cache.dir(),
         ..HostOptions::default()
     };
     let module = PolicyModule::load_with(&args.module, &options)?;

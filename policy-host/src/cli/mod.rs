@@ -78,8 +78,7 @@ date (artifacthub --check, check-version); 2 the command could not do its job
     version,
     about = "Build, test, check and distribute the daemonset-csi-policy Kubewarden policy",
     long_about = "Build, test, check and distribute the daemonset-csi-policy Kubewarden policy.\n\nThe engine is the one policy-server 1.31 embeds (wapc 2.1.0, wasmtime-provider 2.13.0,\nwasmtime 38, json-patch 4.1.0); no kwctl or policy-server is needed.",
-    after_help = AFTER_HELP,
-    propagate_version = true
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -214,6 +213,45 @@ pub(crate) fn require_valid_settings(
     if verdict.valid {
         Ok(())
     } else {
-        Err(Failure::InvalidSettings(verdict.message.unwrap_or_default()))
+        Err(Failure::InvalidSettings(
+            verdict.message.unwrap_or_default(),
+        ))
+    }
+}
+
+/// The wasmtime compilation cache: compiling the module takes most of a
+/// short run, so the compiled code is kept across runs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CacheArgs {
+    /// wasmtime compilation cache folder: the compiled module is reused
+    /// across runs [default: $XDG_CACHE_HOME or ~/.cache, then
+    /// daemonset-csi-policy/wasmtime; none when it cannot be created]
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the module on every run (no compilation cache)
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// `--cache-dir`, none with `--no-cache`, else the user's cache folder
+    /// when it can be created.
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })?;
+        let dir = base.join("daemonset-csi-policy").join("wasmtime");
+        std::fs::create_dir_all(&dir).ok().map(|_| dir)
     }
 }

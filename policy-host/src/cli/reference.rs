@@ -14,7 +14,7 @@ pub fn markdown(root: &clap::Command) -> String {
     let _ = writeln!(
         out,
         "Generated from the clap definitions (`policy-host/src/cli/`) by `{name} reference -o docs/cli.md` \
-         (`make cli-docs`); `policy-host/tests/cli.rs` fails when this file is stale. Do not edit by hand.\n"
+         (`make cli-docs`); `policy-host/tests/tool.rs` fails when this file is stale. Do not edit by hand.\n"
     );
     let _ = writeln!(out, "| command | what it does |\n| --- | --- |");
     for sub in visible_subcommands(&root) {

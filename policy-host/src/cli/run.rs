@@ -13,7 +13,9 @@ use crate::input::read_request;
 use crate::{HostOptions, PolicyModule, apply_patch};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Exit status: 0 allowed, 1 rejected, 2 invalid settings (`Provided settings are not valid: ...`), an unannotated module or unreadable input.")]
+#[command(
+    after_help = "Exit status: 0 allowed, 1 rejected, 2 invalid settings (`Provided settings are not valid: ...`), an unannotated module or unreadable input."
+)]
 pub struct RunArgs {
     /// AdmissionRequest or AdmissionReview JSON file, `-` for stdin
     #[arg(short = 'r', long, default_value = "-", value_name = "FILE")]
@@ -30,6 +32,8 @@ pub struct RunArgs {
     /// Deadline of each guest call in seconds, 0 disables it
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub timeout: f64,
+    #[command(flatten)]
+    pub cache: super::CacheArgs,
     /// The annotated wasm module
     pub module: PathBuf,
 }
@@ -38,6 +42,7 @@ pub fn execute(args: &RunArgs) -> CommandResult {
     let settings = settings_from(args.settings_json.as_deref(), args.settings_path.as_deref())?;
     let options = HostOptions {
         timeout: deadline(args.timeout)?,
+        cache_dir: args.cache.dir(),
         ..HostOptions::default()
     };
     let request = read_request(&args.request_path)?;

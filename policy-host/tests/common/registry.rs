@@ -7,7 +7,6 @@
 //! is set (`make oci-tests` sets it) and is skipped with a loud message
 //! otherwise (plain `cargo test --workspace` on a machine without it).
 
-
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
