@@ -20,9 +20,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
+use policy_bench::{Expect, all_cases, groups, host_options, load_module, verdict};
 use policy_host::PolicyModule;
 use policy_host::host::validate_payload;
-use policy_bench::{Expect, all_cases, groups, host_options, load_module, verdict};
 
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(2);
