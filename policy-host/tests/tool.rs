@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{Scratch, repo_root, tool};
+use rstest::rstest;
 
 const SUBCOMMANDS: &[&str] = &[
     "check",
@@ -84,33 +85,58 @@ fn the_reference_subcommand_prints_the_reference() {
     );
 }
 
-#[test]
-fn completions_are_printed_for_every_shell() {
-    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let (code, stdout, stderr) = status(tool("completions").arg(shell));
-        assert_eq!(code, Some(0), "{shell}: {stderr}");
-        assert!(stdout.contains("daemonset-csi-policy"), "{shell}");
-        assert!(
-            stdout.contains("check-version"),
-            "{shell}: subcommands completed"
-        );
-    }
-    let (code, _, _) = status(tool("completions").arg("tcsh"));
-    assert_eq!(code, Some(2), "an unknown shell is a usage error");
+#[rstest]
+#[case::bash("bash")]
+#[case::zsh("zsh")]
+#[case::fish("fish")]
+#[case::elvish("elvish")]
+#[case::powershell("powershell")]
+fn completions_are_printed(#[case] shell: &str) {
+    let (code, stdout, stderr) = status(tool("completions").arg(shell));
+    assert_eq!(code, Some(0), "{shell}: {stderr}");
+    assert!(stdout.contains("daemonset-csi-policy"), "{shell}");
+    assert!(
+        stdout.contains("check-version"),
+        "{shell}: subcommands completed"
+    );
 }
 
 #[test]
-fn usage_errors_exit_2_for_every_subcommand() {
+fn completions_for_an_unknown_shell_are_a_usage_error() {
+    let (code, _, _) = status(tool("completions").arg("tcsh"));
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn no_or_an_unknown_subcommand_is_a_usage_error() {
     let (code, _, _) = status(&mut Command::new(common::TOOL));
     assert_eq!(code, Some(2), "no subcommand");
     let (code, _, _) = status(Command::new(common::TOOL).arg("frobnicate"));
     assert_eq!(code, Some(2), "unknown subcommand");
-    for sub in SUBCOMMANDS {
-        let (code, _, stderr) = status(tool(sub).arg("--no-such-flag"));
-        assert_eq!(code, Some(2), "{sub}: {stderr}");
-        let (code, _, stderr) = status(tool(sub).arg("--help"));
-        assert_eq!(code, Some(0), "{sub} --help: {stderr}");
-    }
+}
+
+#[rstest]
+#[case::check("check")]
+#[case::run("run")]
+#[case::examples("examples")]
+#[case::annotate("annotate")]
+#[case::inspect("inspect")]
+#[case::push("push")]
+#[case::pull("pull")]
+#[case::artifacthub("artifacthub")]
+#[case::check_version("check-version")]
+#[case::completions("completions")]
+#[case::reference("reference")]
+fn every_subcommand_has_help_and_refuses_unknown_flags(#[case] sub: &str) {
+    assert!(SUBCOMMANDS.contains(&sub));
+    let (code, _, stderr) = status(tool(sub).arg("--no-such-flag"));
+    assert_eq!(code, Some(2), "{sub}: {stderr}");
+    let (code, stdout, stderr) = status(tool(sub).arg("--help"));
+    assert_eq!(code, Some(0), "{sub} --help: {stderr}");
+    assert!(
+        stdout.contains(&format!("Usage: daemonset-csi-policy {sub}")),
+        "{stdout}"
+    );
 }
 
 /// examples: 0 all allowed, 1 one rejected, 2 invalid settings or no example.
