@@ -12,22 +12,96 @@ pub enum PathError {
     Empty,
     Relative,
     ParentSegment,
+    /// A `..` segment once `\` is read as a separator, as a Windows node
+    /// reads it.
+    WindowsParentSegment,
+    /// The path goes through a link the kernel (or, for `/dev/fd`, every
+    /// systemd node) defines the same way everywhere: the named link.
+    KernelLink(String),
 }
 
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PathError::Empty => "path is empty",
-            PathError::Relative => "path is not absolute",
-            PathError::ParentSegment => "path contains a '..' segment",
-        })
+        match self {
+            PathError::Empty => f.write_str("path is empty"),
+            PathError::Relative => f.write_str("path is not absolute"),
+            PathError::ParentSegment => f.write_str("path contains a '..' segment"),
+            PathError::WindowsParentSegment => f.write_str(
+                "path contains a '..' segment once '\\' is read as a separator, as a Windows node reads it",
+            ),
+            PathError::KernelLink(link) => write!(
+                f,
+                "path goes through {link}, a link the container runtime resolves before mounting (to another process's root, files or namespaces)"
+            ),
+        }
+    }
+}
+
+/// Entries of `/proc/<pid>/` (and `/proc/<pid>/task/<tid>/`) that are
+/// magic links or folders of them: `root` and `cwd` lead to the process's
+/// view of the file system (the host's `/` for PID 1), `exe` to its binary,
+/// `fd/` and `map_files/` to its open files and mappings, `ns/` to its
+/// namespaces (a bind mount of one is a handle to enter it). proc(5).
+const PROC_PID_LINKS: &[&str] = &["root", "cwd", "exe", "fd", "map_files", "ns"];
+
+/// Links to a `/proc/<pid>` folder chosen by whoever opens them (the
+/// runtime or kubelet, when they resolve the mount source).
+const PROC_SELF_LINKS: &[&str] = &["self", "thread-self"];
+
+/// `/dev/fd` and the stdio links: symlinks into `/proc/self/fd`, created
+/// by systemd (tmpfiles `static-nodes`/udev) on every systemd node.
+const DEV_SELF_LINKS: &[&str] = &["fd", "stdin", "stdout", "stderr"];
+
+fn is_pid(segment: &str) -> bool {
+    !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The kernel-defined link a normalised path goes through, if any.
+///
+/// containerd's CRI plugin resolves the hostPath before the bind mount
+/// (`internal/cri/opts/spec_linux_opts.go`, `WithMounts`:
+/// `osi.ResolveSymbolicLink(src)`), and so does CRI-O
+/// (`server/container_create_linux.go`, `resolveSymbolicLink`), so
+/// `/proc/1/root/etc` mounts the host's `/etc`, whatever prefix `/proc`
+/// was allowed as. These links are the same on every node, so unlike
+/// ordinary symlinks they can be refused statically, as `..` is.
+pub fn kernel_link(normalized: &str) -> Option<String> {
+    let segments: Vec<&str> = normalized.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["proc", link, ..] if PROC_SELF_LINKS.contains(link) => Some(format!("/proc/{link}")),
+        ["proc", pid, "task", tid, entry, ..]
+            if is_pid(pid) && is_pid(tid) && PROC_PID_LINKS.contains(entry) =>
+        {
+            Some(format!("/proc/{pid}/task/{tid}/{entry}"))
+        }
+        ["proc", pid, entry, ..] if is_pid(pid) && PROC_PID_LINKS.contains(entry) => {
+            Some(format!("/proc/{pid}/{entry}"))
+        }
+        ["dev", link, ..] if DEV_SELF_LINKS.contains(link) => Some(format!("/dev/{link}")),
+        _ => None,
     }
 }
 
 /// Collapses `//`, drops `.` segments and a trailing `/`. Refuses empty and
 /// relative paths and any `..` segment: resolving `..` lexically would be
 /// wrong when a symlink precedes it, so such a path is never trusted.
+/// Refuses a `..` segment once `\` is read as `/` too: on a Windows node
+/// containerd cleans the source with Go's `filepath.Clean`, for which both
+/// are separators (`internal/cri/opts/spec_windows_opts.go`, `WithMounts`),
+/// so `/var/log\..\..\Windows` is `\Windows` there. Refuses paths through
+/// kernel-defined links ([`kernel_link`]).
 pub fn normalize_absolute(path: &str) -> Result<String, PathError> {
+    let normalized = normalize_lexically(path)?;
+    match kernel_link(&normalized) {
+        Some(link) => Err(PathError::KernelLink(link)),
+        None => Ok(normalized),
+    }
+}
+
+/// [`normalize_absolute`] without the kernel-link check: for lists of
+/// forbidden paths, where naming a kernel link is harmless (such paths
+/// are refused anyway).
+pub fn normalize_lexically(path: &str) -> Result<String, PathError> {
     if path.is_empty() {
         return Err(PathError::Empty);
     }
@@ -47,6 +121,9 @@ pub fn normalize_absolute(path: &str) -> Result<String, PathError> {
     }
     if normalized.is_empty() {
         normalized.push('/');
+    }
+    if path.contains('\\') && path.split(['/', '\\']).any(|segment| segment == "..") {
+        return Err(PathError::WindowsParentSegment);
     }
     Ok(normalized)
 }
@@ -145,5 +222,66 @@ mod tests {
     fn counts_segments() {
         assert_eq!(segment_count("/"), 0);
         assert_eq!(segment_count("/var/lib/kubelet"), 3);
+    }
+}
+
+#[cfg(test)]
+mod node_resolution_tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::pid1_root("/proc/1/root", "/proc/1/root")]
+    #[case::pid1_root_runtime_socket("/proc/1/root/run/containerd/containerd.sock", "/proc/1/root")]
+    #[case::self_root("/proc/self/root/etc", "/proc/self")]
+    #[case::self_alone("/proc/self", "/proc/self")]
+    #[case::thread_self("/proc/thread-self/root", "/proc/thread-self")]
+    #[case::cwd("/proc/42/cwd", "/proc/42/cwd")]
+    #[case::exe("/proc/42/exe", "/proc/42/exe")]
+    #[case::fd("/proc/42/fd/3", "/proc/42/fd")]
+    #[case::map_files("/proc/42/map_files/400000-452000", "/proc/42/map_files")]
+    #[case::namespace("/proc/1/ns/net", "/proc/1/ns")]
+    #[case::task_root("/proc/1/task/1/root/etc", "/proc/1/task/1/root")]
+    #[case::spelled_oddly("//proc/./1//root/", "/proc/1/root")]
+    #[case::dev_fd("/dev/fd/0", "/dev/fd")]
+    #[case::dev_stdin("/dev/stdin", "/dev/stdin")]
+    fn kernel_links_are_refused(#[case] path: &str, #[case] link: &str) {
+        assert_eq!(
+            normalize_absolute(path),
+            Err(PathError::KernelLink(link.to_string()))
+        );
+    }
+
+    #[rstest]
+    #[case::proc("/proc")]
+    #[case::proc_sys_net("/proc/sys/net")]
+    #[case::a_pid_folder("/proc/1")]
+    #[case::pid_status("/proc/1/status")]
+    #[case::named_root_elsewhere("/var/lib/root")]
+    #[case::not_a_pid("/proc/1a/root")]
+    #[case::dev("/dev")]
+    #[case::dev_char("/dev/char")]
+    fn other_proc_and_dev_paths_are_plain(#[case] path: &str) {
+        assert!(normalize_absolute(path).is_ok(), "{path}");
+    }
+
+    #[rstest]
+    #[case::backslashes_up("/var/log\\..\\..\\Windows")]
+    #[case::mixed("/var/log/x\\..\\..\\Windows")]
+    #[case::trailing("/var/log\\..")]
+    #[case::leading_segment("/var/..\\log")]
+    fn windows_parent_segments_are_refused(#[case] path: &str) {
+        assert_eq!(
+            normalize_absolute(path),
+            Err(PathError::WindowsParentSegment)
+        );
+    }
+
+    #[rstest]
+    #[case::backslash_in_a_name("/var/log/a\\b")]
+    #[case::dots_in_a_name("/var/log\\..x")]
+    fn other_backslashes_are_names(#[case] path: &str) {
+        assert!(normalize_absolute(path).is_ok(), "{path}");
     }
 }

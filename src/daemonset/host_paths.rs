@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{CONTAINER_LISTS, Edit, POD_SPEC};
 use crate::fields::{self, Reported, item, list, object, string};
-use crate::paths::{is_within, normalize_absolute, overlaps, segment_count};
+use crate::paths::{is_within, normalize_absolute, normalize_lexically, overlaps, segment_count};
 use crate::settings::HostPathSettings;
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render, render_str};
@@ -50,7 +50,7 @@ impl HostPathRules {
             .forbidden
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| match normalize_absolute(p) {
+            .filter_map(|(i, p)| match normalize_lexically(p) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     errors.add(format!("{base}.forbidden[{i}]"), format!("{p:?}: {e}"));
