@@ -13,7 +13,7 @@ use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
 use crate::storage::{csi_driver, storage_class};
-use crate::violation::Findings;
+use crate::violation::{Findings, Rejection};
 
 /// The kinds the policy judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,25 +274,15 @@ fn verdict(
         return accept(warnings, mutated.then_some(Value::Object(object)));
     }
     if mode == Mode::Warn && !unreadable {
-        warnings.extend(
-            violations
-                .iter()
-                .map(|v| format!("policy violation (warn mode): {v}")),
-        );
+        warnings.extend(violations.iter().map(|v| v.warning()));
         return accept(warnings, mutated.then_some(Value::Object(object)));
     }
-    let count = violations.len();
-    let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    reject(
-        format!(
-            "{} {} violates the policy ({count} violation{}): {}",
-            target.name(),
-            display_name(who),
-            if count == 1 { "" } else { "s" },
-            listed.join("; ")
-        ),
-        Vec::new(),
-    )
+    let rejection = Rejection {
+        kind: target.name().to_string(),
+        name: display_name(who),
+        violations,
+    };
+    reject(rejection.to_string(), Vec::new())
 }
 
 /// Validates settings JSON for the waPC `validate_settings` export.
@@ -317,6 +307,7 @@ mod tests {
 
     use super::validate;
     use crate::test_support::*;
+    use crate::violation::{Rejection, Violation};
 
     #[test]
     fn delete_and_untargeted_kinds_pass_untouched() {
@@ -463,15 +454,13 @@ mod tests {
         );
         assert!(warn.accepted);
         assert!(warn.mutated_object.is_none());
-        let listed = message(&enforce)
-            .split_once("): ")
-            .map(|(_, l)| l)
-            .unwrap_or_default();
-        let expected: Vec<String> = listed
-            .split("; ")
-            .map(|v| format!("policy violation (warn mode): {v}"))
+        let rejection = Rejection::parse(message(&enforce)).expect("a rejection");
+        let warned: Vec<Violation> = warnings(&warn)
+            .iter()
+            .filter_map(|w| Violation::parse_warning(w))
             .collect();
-        assert_eq!(warnings(&warn), expected);
+        assert_eq!(warned.len(), warnings(&warn).len());
+        assert_eq!(warned, rejection.violations);
     }
 
     #[test]

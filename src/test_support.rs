@@ -4,6 +4,8 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{Value, json};
 
+use crate::violation::Rejection;
+
 pub fn fixture(name: &str) -> Value {
     let path = format!("{}/test_data/requests/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -59,9 +61,7 @@ pub fn assert_accepted_untouched(response: &ValidationResponse) {
 
 /// Number of violations listed in a rejection.
 pub fn violation_count(response: &ValidationResponse) -> usize {
-    message(response)
-        .split_once("): ")
-        .map_or(0, |(_, list)| list.split("; ").count())
+    Rejection::parse(message(response)).map_or(0, |r| r.violations.len())
 }
 
 /// Re-evaluates a mutated object, as the API server would store it.

@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 use daemonset_csi_policy::evaluate::{validate, validate_settings};
 use daemonset_csi_policy::glob::DriverGlob;
 use daemonset_csi_policy::paths::{is_within, normalize_absolute};
+use daemonset_csi_policy::rules;
+use daemonset_csi_policy::violation::{Rejection, Violation, render, render_str};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -54,7 +56,9 @@ fn fixtures() -> &'static [(String, Value)] {
     static FIXTURES: OnceLock<Vec<(String, Value)>> = OnceLock::new();
     FIXTURES.get_or_init(|| {
         generators::load_fixtures(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join("requests"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("test_data")
+                .join("requests"),
         )
     })
 }
@@ -320,7 +324,8 @@ fn generators_cover_every_kind_of_verdict() {
         }
         if r.message
             .as_deref()
-            .is_some_and(|m| m.contains("[readable object]"))
+            .and_then(Rejection::parse)
+            .is_some_and(|r| r.violations.iter().any(|v| v.rule == rules::UNREADABLE))
         {
             bump("unreadable");
         }
@@ -454,12 +459,14 @@ fn oracle_verdicts_tell_violation_sets_apart() {
         ..accepted(None)
     };
     let a = reject(
-        "DaemonSet a/b violates the policy (2 violations): x=\"1\": r1 [rule.a]; y=\"2\": r2 [rule.b]",
+        "DaemonSet a/b violates the policy (2 violations): x=\"1\": r1 [daemonSets.allowNodeName]; y=\"2\": r2 [storageClasses.secrets]",
     );
     let b = reject(
-        "DaemonSet a/b violates the policy (2 violations): y=\"2\": other reason [rule.b]; x=\"1\": r1 [rule.a]",
+        "DaemonSet a/b violates the policy (2 violations): y=\"2\": other reason [storageClasses.secrets]; x=\"1\": r1 [daemonSets.allowNodeName]",
     );
-    let c = reject("DaemonSet a/b violates the policy (1 violation): x=\"1\": r1 [rule.a]");
+    let c = reject(
+        "DaemonSet a/b violates the policy (1 violation): x=\"1\": r1 [daemonSets.allowNodeName]",
+    );
     assert_eq!(oracle::verdict(&a), oracle::verdict(&b));
     assert_ne!(oracle::verdict(&a), oracle::verdict(&c));
 }
@@ -653,4 +660,62 @@ fn regression_warn_mode_type_hides_read_write_mount() {
         read_only || reported,
         "read-write mount of /var/log neither fixed nor reported: {r:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The rejection format.
+
+/// Text rich in the characters the rendering uses as separators.
+fn separator_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "([a-z/.]|; |;|=|: |:| \\[|\\]|\\[|\"|\\\\| violates the policy \\(| ){0,40}",
+        "[a-zé\"\\\\;=: \\[\\]]{70,200}",
+        any::<String>(),
+    ]
+}
+
+fn rendered_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        separator_text().prop_map(|s| render_str(&s)),
+        separator_text().prop_map(|s| render(&json!(s))),
+        separator_text().prop_map(|s| json!({"key": s, "operator": "Exists"}).to_string()),
+        any::<i64>().prop_map(|n| render(&json!(n))),
+        any::<f64>().prop_map(|n| render(&json!(n))),
+        any::<bool>().prop_map(|b| render(&json!(b))),
+        proptest::collection::vec(any::<u8>(), 0..5).prop_map(|v| render(&json!(v))),
+        Just("{...}".to_string()),
+        Just("missing".to_string()),
+        Just("unset".to_string()),
+        Just("null".to_string()),
+    ]
+}
+
+fn any_violation() -> impl Strategy<Value = Violation> {
+    (
+        separator_text(),
+        rendered_value(),
+        proptest::sample::select(rules::ALL),
+        separator_text(),
+    )
+        .prop_map(|(path, value, rule, reason)| Violation::new(path, value, rule, reason))
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Rendering a rejection (or a warn-mode warning) and parsing it back
+    /// gives the same violations, whatever the paths, values and reasons
+    /// hold.
+    #[test]
+    fn rejections_parse_back_to_their_violations(
+        violations in proptest::collection::vec(any_violation(), 0..4),
+        name in "[a-z0-9./()-]{1,20}",
+    ) {
+        for v in &violations {
+            prop_assert_eq!(Violation::parse(&v.to_string()), Some(v.clone()));
+            prop_assert_eq!(Violation::parse_warning(&v.warning()), Some(v.clone()));
+        }
+        let rejection = Rejection { kind: "StorageClass".into(), name, violations };
+        prop_assert_eq!(Rejection::parse(&rejection.to_string()), Some(rejection));
+    }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use daemonset_csi_policy::violation::Rejection;
 use serde_json::{Value, json};
 
 use super::check::{Location, Skipped, display_name};
@@ -36,48 +37,35 @@ impl Verdict {
 /// One violation of a rejection: `path=value: reason [setting]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// The field path (the text before the first `=`), when the message has
-    /// the policy's `path=value: reason` shape.
+    /// The field path, when the message has the policy's
+    /// `path=value: reason [rule]` shape.
     pub path: Option<String>,
+    /// The rule id (one of `daemonset_csi_policy::rules::ALL`), likewise.
+    pub rule: Option<String>,
     pub message: String,
 }
 
-/// Split a rejection message into its violations. The policy writes
-/// `<Kind> <name> violates the policy (N violations): v1; v2` where each
-/// violation is `path=value: reason [setting]`; any other message is one
-/// violation.
+/// Split a rejection message into its violations, read back by the policy's
+/// own parser (`daemonset_csi_policy::violation::Rejection`, the type that
+/// renders it); any other message is one violation.
 pub fn split_violations(message: &str) -> Vec<Violation> {
-    let list = message
-        .find(" violates the policy (")
-        .and_then(|at| message[at..].find("): ").map(|p| &message[at + p + 3..]));
-    let pieces: Vec<String> = match list {
-        Some(list) => {
-            // Split at "]; " (a violation ends with its `[setting]`), so a
-            // "; " inside a value does not cut a violation in two.
-            let mut pieces = Vec::new();
-            let mut rest = list;
-            while let Some(pos) = rest.find("]; ") {
-                pieces.push(rest[..=pos].to_string());
-                rest = &rest[pos + 3..];
-            }
-            pieces.push(rest.to_string());
-            pieces
-        }
-        None => vec![message.to_string()],
-    };
-    pieces
-        .into_iter()
-        .filter(|p| !p.trim().is_empty())
-        .map(|message| Violation {
-            path: violation_path(&message),
-            message,
-        })
-        .collect()
-}
-
-fn violation_path(violation: &str) -> Option<String> {
-    let (path, _) = violation.split_once('=')?;
-    (!path.trim().is_empty() && !path.contains(": ")).then(|| path.to_string())
+    match Rejection::parse(message) {
+        Some(rejection) => rejection
+            .violations
+            .into_iter()
+            .map(|v| Violation {
+                message: v.to_string(),
+                path: Some(v.path),
+                rule: Some(v.rule.to_string()),
+            })
+            .collect(),
+        None if message.trim().is_empty() => Vec::new(),
+        None => vec![Violation {
+            path: None,
+            rule: None,
+            message: message.to_string(),
+        }],
+    }
 }
 
 /// The result for one evaluated object.
@@ -313,7 +301,7 @@ pub fn render_json(report: &Report) -> Value {
                     "allowed": o.allowed,
                     "code": o.code,
                     "message": o.message,
-                    "violations": o.violations.iter().map(|v| json!({"path": v.path, "message": v.message})).collect::<Vec<_>>(),
+                    "violations": o.violations.iter().map(|v| json!({"path": v.path, "rule": v.rule, "message": v.message})).collect::<Vec<_>>(),
                     "warnings": o.warnings,
                     "patch": o.patch,
                     "seconds": o.seconds,
@@ -534,16 +522,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn violations_are_split_with_paths() {
-        let m = "DaemonSet logging/fluent-bit violates the policy (2 violations): spec.a[0].b=\"x; y\": bad; really [s.a]; spec.c={...}: worse [s.c]";
+    fn violations_are_split_with_paths_and_rules() {
+        let m = "DaemonSet logging/fluent-bit violates the policy (2 violations): spec.a[0].b=\"x\\u003b y\": bad: really [daemonSets.allowNodeName]; spec.c={...}: worse [readable object]";
         let v = split_violations(m);
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].path.as_deref(), Some("spec.a[0].b"));
-        assert_eq!(v[0].message, "spec.a[0].b=\"x; y\": bad; really [s.a]");
+        assert_eq!(v[0].rule.as_deref(), Some("daemonSets.allowNodeName"));
+        assert_eq!(
+            v[0].message,
+            "spec.a[0].b=\"x\\u003b y\": bad: really [daemonSets.allowNodeName]"
+        );
         assert_eq!(v[1].path.as_deref(), Some("spec.c"));
+        assert_eq!(v[1].rule.as_deref(), Some("readable object"));
         let other = split_violations("DaemonSet CREATE without request.object cannot be judged");
         assert_eq!(other.len(), 1);
         assert_eq!(other[0].path, None);
+        assert_eq!(other[0].rule, None);
         let spaced = split_violations(
             "StorageClass x violates the policy (1 violation): parameters. Encrypted =\"false\": must be one of [\"true\"] (parameters[0].required) [storageClasses.parameters]",
         );
