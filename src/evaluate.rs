@@ -303,7 +303,8 @@ pub fn validate_settings(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use rstest::rstest;
+    use serde_json::{Value, json};
 
     use super::validate;
     use crate::test_support::*;
@@ -333,24 +334,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unreadable_payloads_are_rejected_not_errors() {
-        for payload in [
-            &b""[..],
-            b"{",
-            b"\xff\xfe",
-            b"[]",
-            b"{\"request\": 3}",
-            b"{\"request\": {\"kind\": \"DaemonSet\"}}",
-        ] {
-            let response = validate(payload);
-            assert!(!response.accepted, "{payload:?}");
-            assert!(
-                message(&response).starts_with("cannot read the admission request"),
-                "{:?}",
-                response.message
-            );
-        }
+    #[rstest]
+    #[case::empty(b"")]
+    #[case::truncated(b"{")]
+    #[case::invalid_utf8(b"\xff\xfe")]
+    #[case::a_list(b"[]")]
+    #[case::request_not_an_object(b"{\"request\": 3}")]
+    #[case::kind_not_an_object(b"{\"request\": {\"kind\": \"DaemonSet\"}}")]
+    fn unreadable_payloads_are_rejected_not_errors(#[case] payload: &[u8]) {
+        let response = validate(payload);
+        assert!(!response.accepted, "{payload:?}");
+        assert!(
+            message(&response).starts_with("cannot read the admission request"),
+            "{:?}",
+            response.message
+        );
     }
 
     #[test]
@@ -390,37 +388,34 @@ mod tests {
         assert!(crate::evaluate::validate_settings(b"{}").valid);
     }
 
+    #[rstest]
+    #[case::namespace(
+        json!({"namespaces": ["observability"]}),
+        "exemptions.namespaces[0] (observability)"
+    )]
+    #[case::name(
+        json!({"names": ["observability/vector"]}),
+        "exemptions.names[0] (observability/vector)"
+    )]
+    #[case::user(json!({"users": ["alice@example.com"]}), "exemptions.users[0]")]
+    #[case::group(json!({"groups": ["system:authenticated"]}), "exemptions.groups[0]")]
+    fn exemptions_accept_with_a_warning_saying_which(
+        #[case] exemptions: Value,
+        #[case] expected: &str,
+    ) {
+        let response = run(
+            "daemonset-tricky-paths.json",
+            json!({"exemptions": exemptions}),
+        );
+        assert_accepted_untouched(&response);
+        let warnings = warnings(&response);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains(expected), "{warnings:?}");
+        assert!(warnings[0].starts_with("DaemonSet observability/vector exempted by"));
+    }
+
     #[test]
-    fn exemptions_accept_with_a_warning_saying_which() {
-        let cases = [
-            (
-                json!({"namespaces": ["observability"]}),
-                "exemptions.namespaces[0] (observability)",
-            ),
-            (
-                json!({"names": ["observability/vector"]}),
-                "exemptions.names[0] (observability/vector)",
-            ),
-            (
-                json!({"users": ["alice@example.com"]}),
-                "exemptions.users[0]",
-            ),
-            (
-                json!({"groups": ["system:authenticated"]}),
-                "exemptions.groups[0]",
-            ),
-        ];
-        for (exemptions, expected) in cases {
-            let response = run(
-                "daemonset-tricky-paths.json",
-                json!({"exemptions": exemptions}),
-            );
-            assert_accepted_untouched(&response);
-            let warnings = warnings(&response);
-            assert_eq!(warnings.len(), 1);
-            assert!(warnings[0].contains(expected), "{warnings:?}");
-            assert!(warnings[0].starts_with("DaemonSet observability/vector exempted by"));
-        }
+    fn service_account_exemptions_accept() {
         let response = run(
             "daemonset-node-exporter.json",
             json!({"exemptions": {"serviceAccounts": ["flux-system/helm-controller"]}}),

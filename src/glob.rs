@@ -127,53 +127,51 @@ pub fn any_matches(patterns: &[DriverGlob], name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
 
     fn glob(p: &str) -> DriverGlob {
         DriverGlob::parse(p).expect("valid test pattern")
     }
 
-    #[test]
-    fn literal_matches_exactly() {
-        assert!(glob("ebs.csi.aws.com").matches("ebs.csi.aws.com"));
-        assert!(!glob("ebs.csi.aws.com").matches("ebs.csi.aws.com.attacker.io"));
-        assert!(!glob("ebs.csi.aws.com").matches("EBS.csi.aws.com"));
+    #[rstest]
+    #[case::literal("ebs.csi.aws.com", "ebs.csi.aws.com", true)]
+    #[case::literal_with_a_suffix("ebs.csi.aws.com", "ebs.csi.aws.com.attacker.io", false)]
+    #[case::literal_other_case("ebs.csi.aws.com", "EBS.csi.aws.com", false)]
+    #[case::star_label("*.csi.example.com", "nfs.csi.example.com", true)]
+    #[case::star_needs_a_label("*.csi.example.com", "csi.example.com", false)]
+    #[case::star_needs_a_character("*.csi.example.com", ".csi.example.com", false)]
+    #[case::star_one_label_only("*.csi.example.com", "a.b.csi.example.com", false)]
+    #[case::star_with_a_suffix("*.csi.example.com", "nfs.csi.example.com.attacker.io", false)]
+    #[case::star_inside("csi-*.example.com", "csi-nfs.example.com", true)]
+    #[case::star_inside_needs_a_character("csi-*.example.com", "csi-.example.com", false)]
+    #[case::star_inside_one_label("csi-*.example.com", "csi-a.b.example.com", false)]
+    #[case::star_prefix("*-ebs.csi.aws.com", "evil-ebs.csi.aws.com", true)]
+    #[case::star_prefix_with_a_suffix(
+        "*-ebs.csi.aws.com",
+        "evil-ebs.csi.aws.com.attacker.io",
+        false
+    )]
+    #[case::backtracks("*a.example.com", "banana.example.com", true)]
+    #[case::backtracks_twice("a*a*a.x", "aaaaa.x", true)]
+    #[case::backtracks_too_short("a*a*a.x", "aa.x", false)]
+    #[case::lone_star("*", "x", true)]
+    #[case::lone_star_one_label("*", "x.y", false)]
+    fn matches_labels_exactly(#[case] pattern: &str, #[case] name: &str, #[case] hit: bool) {
+        assert_eq!(glob(pattern).matches(name), hit);
     }
 
-    #[test]
-    fn star_is_one_or_more_characters_within_a_label() {
-        let g = glob("*.csi.example.com");
-        assert!(g.matches("nfs.csi.example.com"));
-        assert!(!g.matches("csi.example.com"));
-        assert!(!g.matches(".csi.example.com"));
-        assert!(!g.matches("a.b.csi.example.com"));
-        assert!(!g.matches("nfs.csi.example.com.attacker.io"));
-    }
-
-    #[test]
-    fn star_inside_a_label() {
-        let g = glob("csi-*.example.com");
-        assert!(g.matches("csi-nfs.example.com"));
-        assert!(!g.matches("csi-.example.com"));
-        assert!(!g.matches("csi-a.b.example.com"));
-        let g = glob("*-ebs.csi.aws.com");
-        assert!(g.matches("evil-ebs.csi.aws.com"));
-        assert!(!g.matches("evil-ebs.csi.aws.com.attacker.io"));
-    }
-
-    #[test]
-    fn star_backtracks_within_a_label() {
-        assert!(glob("*a.example.com").matches("banana.example.com"));
-        assert!(glob("a*a*a.x").matches("aaaaa.x"));
-        assert!(!glob("a*a*a.x").matches("aa.x"));
-        assert!(glob("*").matches("x"));
-        assert!(!glob("*").matches("x.y"));
-    }
-
-    #[test]
-    fn refuses_malformed_patterns() {
-        for bad in ["", "*.", ".csi", "a..b", "**.x", "a b", "a/b", "é.x"] {
-            assert!(DriverGlob::parse(bad).is_err(), "{bad:?} should be refused");
-        }
+    #[rstest]
+    #[case::empty("")]
+    #[case::trailing_dot("*.")]
+    #[case::leading_dot(".csi")]
+    #[case::empty_label("a..b")]
+    #[case::double_star("**.x")]
+    #[case::space("a b")]
+    #[case::slash("a/b")]
+    #[case::non_ascii("é.x")]
+    fn refuses_malformed_patterns(#[case] bad: &str) {
+        assert!(DriverGlob::parse(bad).is_err(), "{bad:?} should be refused");
     }
 }

@@ -154,27 +154,23 @@ pub fn overlaps(path: &str, protected: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
 
-    #[test]
-    fn normalises_redundant_spellings() {
-        for spelling in [
-            "/var/log",
-            "/var//log",
-            "/var/./log",
-            "/var/log/",
-            "//var/log//",
-            "/./var/log/.",
-        ] {
-            assert_eq!(normalize_absolute(spelling).as_deref(), Ok("/var/log"));
-        }
-    }
-
-    #[test]
-    fn root_spellings_normalise_to_root() {
-        for spelling in ["/", "//", "/./", "/."] {
-            assert_eq!(normalize_absolute(spelling).as_deref(), Ok("/"));
-        }
+    #[rstest]
+    #[case::canonical("/var/log", "/var/log")]
+    #[case::double_slash("/var//log", "/var/log")]
+    #[case::dot_segment("/var/./log", "/var/log")]
+    #[case::trailing_slash("/var/log/", "/var/log")]
+    #[case::slashes_around("//var/log//", "/var/log")]
+    #[case::dots_around("/./var/log/.", "/var/log")]
+    #[case::root("/", "/")]
+    #[case::root_double_slash("//", "/")]
+    #[case::root_dot_slash("/./", "/")]
+    #[case::root_dot("/.", "/")]
+    fn normalises_redundant_spellings(#[case] spelling: &str, #[case] normalized: &str) {
+        assert_eq!(normalize_absolute(spelling).as_deref(), Ok(normalized));
     }
 
     #[test]

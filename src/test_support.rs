@@ -37,16 +37,29 @@ pub fn warnings(response: &ValidationResponse) -> Vec<String> {
     response.warnings.clone().unwrap_or_default()
 }
 
+/// Every fragment `text` lacks is named, not only the first.
+#[track_caller]
+pub fn assert_contains_all(text: &str, fragments: &[&str]) {
+    let missing: Vec<&str> = fragments
+        .iter()
+        .copied()
+        .filter(|f| !text.contains(f))
+        .collect();
+    assert!(missing.is_empty(), "message lacks {missing:?}: {text}");
+}
+
 #[track_caller]
 pub fn assert_rejected(response: &ValidationResponse, fragments: &[&str]) {
     assert!(!response.accepted, "expected a rejection, got {response:?}");
-    for fragment in fragments {
-        assert!(
-            message(response).contains(fragment),
-            "message lacks {fragment:?}: {}",
-            message(response)
-        );
-    }
+    assert_contains_all(message(response), fragments);
+}
+
+/// Settings `validate_settings` refuses, with every fragment in its message.
+#[track_caller]
+pub fn assert_settings_refused(settings: &Value, fragments: &[&str]) {
+    let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
+    assert!(!response.valid, "settings accepted: {settings}");
+    assert_contains_all(response.message.as_deref().unwrap_or(""), fragments);
 }
 
 #[track_caller]

@@ -439,6 +439,7 @@ fn check_sub_paths(mount: &Map<String, Value>, mount_path: &str, findings: &mut 
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
     use serde_json::{Value, json};
 
     use crate::test_support::*;
@@ -592,25 +593,26 @@ mod tests {
         assert_eq!(violation_count(&response), 1);
     }
 
-    #[test]
-    fn most_specific_prefix_wins_whatever_the_order() {
+    #[rstest]
+    #[case::parent_first([0, 1, 2])]
+    #[case::child_first([1, 2, 0])]
+    #[case::reversed([2, 1, 0])]
+    fn most_specific_prefix_wins_whatever_the_order(#[case] order: [usize; 3]) {
         let entries = [
             json!({"pathPrefix": "/var/lib/kubelet", "allowBidirectional": true}),
             json!({"pathPrefix": "/var/lib/kubelet/plugins_registry", "readOnly": true}),
             json!({"pathPrefix": "/dev"}),
         ];
-        for order in [[0, 1, 2], [1, 2, 0], [2, 1, 0]] {
-            let allowed: Vec<Value> = order.iter().map(|&i| entries[i].clone()).collect();
-            let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
-            let response = run("daemonset-ebs-csi-node.json", settings);
-            assert_rejected(
-                &response,
-                &[
-                    "containers[1].volumeMounts[1].readOnly=unset: /var/lib/kubelet/plugins_registry lies under read-only prefix /var/lib/kubelet/plugins_registry",
-                ],
-            );
-            assert_eq!(violation_count(&response), 1, "order {order:?}");
-        }
+        let allowed: Vec<Value> = order.iter().map(|&i| entries[i].clone()).collect();
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
+        let response = run("daemonset-ebs-csi-node.json", settings);
+        assert_rejected(
+            &response,
+            &[
+                "containers[1].volumeMounts[1].readOnly=unset: /var/lib/kubelet/plugins_registry lies under read-only prefix /var/lib/kubelet/plugins_registry",
+            ],
+        );
+        assert_eq!(violation_count(&response), 1);
     }
 
     #[test]
@@ -727,22 +729,17 @@ mod tests {
             {"pathPrefix": "/"}, {"pathPrefix": "/var/log"}, {"pathPrefix": "/var//log/"},
             {"pathPrefix": "/run/containerd/io"}, {"pathPrefix": "/opt", "types": ["Folder"]}
         ]}}});
-        let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
-        assert!(!response.valid);
-        let message = response.message.unwrap_or_default();
-        for expected in [
-            "daemonSets.hostPaths.allowed[0].pathPrefix: \"\": path is empty",
-            "daemonSets.hostPaths.allowed[1].pathPrefix: \"var/log\": path is not absolute",
-            "daemonSets.hostPaths.allowed[2].pathPrefix: \"/var/../etc\": path contains a '..' segment",
-            "daemonSets.hostPaths.allowed[3].pathPrefix: \"/\" would allow the whole host filesystem",
-            "daemonSets.hostPaths.allowed[5].pathPrefix: /var/log is already listed",
-            "daemonSets.hostPaths.allowed[6].pathPrefix: /run/containerd/io lies within forbidden path /run/containerd",
-            "daemonSets.hostPaths.allowed[7].types[0]: \"Folder\" is not a hostPath type",
-        ] {
-            assert!(
-                message.contains(expected),
-                "missing {expected:?} in {message}"
-            );
-        }
+        assert_settings_refused(
+            &settings,
+            &[
+                "daemonSets.hostPaths.allowed[0].pathPrefix: \"\": path is empty",
+                "daemonSets.hostPaths.allowed[1].pathPrefix: \"var/log\": path is not absolute",
+                "daemonSets.hostPaths.allowed[2].pathPrefix: \"/var/../etc\": path contains a '..' segment",
+                "daemonSets.hostPaths.allowed[3].pathPrefix: \"/\" would allow the whole host filesystem",
+                "daemonSets.hostPaths.allowed[5].pathPrefix: /var/log is already listed",
+                "daemonSets.hostPaths.allowed[6].pathPrefix: /run/containerd/io lies within forbidden path /run/containerd",
+                "daemonSets.hostPaths.allowed[7].types[0]: \"Folder\" is not a hostPath type",
+            ],
+        );
     }
 }

@@ -330,27 +330,28 @@ fn check_mount_options(
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
 
-    #[test]
-    fn forbidden_numbers_match_every_spelling() {
-        for option in ["uid=0", "uid=00", "uid=0x0", "UID=0"] {
-            let (text, name) = option_parts(option);
-            assert!(forbidden_matches("uid=0", &text, &name), "{option}");
-        }
-        for option in [
-            "dir_mode=777",
-            "dir_mode=0777",
-            "dir_mode=511",
-            "dir_mode=0x1ff",
-        ] {
-            let (text, name) = option_parts(option);
-            assert!(forbidden_matches("dir_mode=0777", &text, &name), "{option}");
-        }
-        let (text, name) = option_parts("uid=1000");
-        assert!(!forbidden_matches("uid=0", &text, &name));
-        let (text, name) = option_parts("gid=0");
-        assert!(!forbidden_matches("uid=0", &text, &name));
+    #[rstest]
+    #[case::same_text("uid=0", "uid=0", true)]
+    #[case::leading_zero("uid=0", "uid=00", true)]
+    #[case::hexadecimal("uid=0", "uid=0x0", true)]
+    #[case::upper_case("uid=0", "UID=0", true)]
+    #[case::octal_without_zero("dir_mode=0777", "dir_mode=777", true)]
+    #[case::octal("dir_mode=0777", "dir_mode=0777", true)]
+    #[case::decimal_of_octal("dir_mode=0777", "dir_mode=511", true)]
+    #[case::hexadecimal_of_octal("dir_mode=0777", "dir_mode=0x1ff", true)]
+    #[case::other_number("uid=0", "uid=1000", false)]
+    #[case::other_name("uid=0", "gid=0", false)]
+    fn forbidden_numbers_match_every_spelling(
+        #[case] forbidden: &str,
+        #[case] option: &str,
+        #[case] hit: bool,
+    ) {
+        let (text, name) = option_parts(option);
+        assert_eq!(forbidden_matches(forbidden, &text, &name), hit);
     }
 
     #[test]

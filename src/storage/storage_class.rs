@@ -412,24 +412,20 @@ mod tests {
             "mountOptions": {"allowed": ["debug"], "forbidden": ["debug"]},
             "secrets": {"allowedNamespaces": ["Kube_System"]}
         }});
-        let response = crate::evaluate::validate_settings(settings.to_string().as_bytes());
-        let message = response.message.unwrap_or_default();
-        for expected in [
-            "storageClasses.parameters[0].provisioner: \"ebs.csi.*.com.\": empty label",
-            "storageClasses.reclaimPolicy.allowed[0]: \"Recycle\" is not one of",
-            "storageClasses.volumeBindingMode.set: \"WaitForFirstConsumer\" is not in allowed",
-            "storageClasses.mountOptions.allowed[0]: \"debug\" is also forbidden",
-            "storageClasses.secrets.allowedNamespaces[0]: \"Kube_System\" is not a namespace name",
-        ] {
-            assert!(
-                message.contains(expected),
-                "missing {expected:?} in {message}"
-            );
-        }
+        assert_settings_refused(
+            &settings,
+            &[
+                "storageClasses.parameters[0].provisioner: \"ebs.csi.*.com.\": empty label",
+                "storageClasses.reclaimPolicy.allowed[0]: \"Recycle\" is not one of",
+                "storageClasses.volumeBindingMode.set: \"WaitForFirstConsumer\" is not in allowed",
+                "storageClasses.mountOptions.allowed[0]: \"debug\" is also forbidden",
+                "storageClasses.secrets.allowedNamespaces[0]: \"Kube_System\" is not a namespace name",
+            ],
+        );
         let contradictory = json!({"storageClasses": {"parameters": [{"provisioner": "ebs.csi.aws.com", "required": {"type": []}, "forbidden": ["Type"]}]}});
-        let response = crate::evaluate::validate_settings(contradictory.to_string().as_bytes());
-        assert!(response.message.unwrap_or_default().contains(
-            "storageClasses.parameters[0].forbidden: \"type\" is both forbidden and required"
-        ),);
+        assert_settings_refused(
+            &contradictory,
+            &["storageClasses.parameters[0].forbidden: \"type\" is both forbidden and required"],
+        );
     }
 }
