@@ -1,49 +1,22 @@
-//! Data-driven end-to-end cases: every `e2e-tests/cases/*.yaml` file is one
-//! test, run against the annotated policy (`$E2E_POLICY_WASM`, default
+//! Data-driven end-to-end cases: every `cases/**/*.yaml` file is one test,
+//! named by its path relative to the cases directory (without `.yaml`), run
+//! against the annotated policy (`$E2E_POLICY_WASM`, default
 //! `annotated-policy.wasm` at the repository root; `$E2E_CASES_DIR` overrides
-//! the cases directory). All failing cases are
-//! reported, each with all of its failed expectations.
+//! the cases directory). All failing cases are reported, each with all of its
+//! failed expectations.
 //!
-//! Case file format (paths are relative to the repository root):
-//!
-//! ```yaml
-//! description: What the case shows            # required
-//! request: test_data/requests/some-request.json        # bare AdmissionRequest (or AdmissionReview) JSON
-//! requestOverrides:                           # optional JSON merge patch (RFC 7386) applied
-//!   operation: UPDATE                         #   to the request; arrays are replaced whole,
-//!   object: {spec: {updateStrategy: null}}    #   null deletes a key
-//! settings: {key: value}                      # inline settings, or:
-//! settingsFrom: policy.yaml                   # YAML/JSON file or ClusterAdmissionPolicy (spec.settings)
-//!                                             # neither: settings are {}
-//! expect:
-//!   allowed: true                             # required unless settingsInvalid
-//!   code: 403                                 # status.code
-//!   messageContains: [..]                     # substrings of status.message (or of the
-//!   messageNotContains: [..]                  #   settings message when settingsInvalid)
-//!   warningsContain: [..]                     # each is a substring of some warning
-//!   noPatch: true                             # no patch at all
-//!   patched: test_data/requests/expected.json # whole object expected after applying the patch
-//!   patchedEquals: {...}                      # same, inline
-//!   patchOnlyTouches: [/metadata/labels]      # every op path is under one of these pointers
-//!   removeAllowed: [/spec/x]                  # `remove` ops only under these (default: none)
-//!   settingsInvalid: true                     # validate_settings must refuse the settings;
-//!                                             #   no evaluation (request may be omitted)
-//! ```
-//!
-//! A case whose response carries a patch must declare it (`patched` or
-//! `patchedEquals`, plus `patchOnlyTouches`); an undeclared patch fails.
-//! Every patch is checked for minimality (op paths within
-//! `patchOnlyTouches`, no `remove` outside `removeAllowed`) and idempotence
-//! (evaluating the patched object yields no further patch).
+//! The case format (every key, its type, meaning and default) is documented
+//! once, in `policy-host/cases/README.md`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+use daemonset_csi_policy::violation::{Rejection, Violation, WARN_MODE_PREFIX};
+use libtest_mimic::{Arguments, Failed, Trial};
 use policy_host::input::{admission_request, normalize_settings, read_settings_file};
 use policy_host::response::{operation_name, operation_path};
 use policy_host::{AdmissionResponse, PolicyModule, apply_patch};
-use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -59,7 +32,21 @@ struct Case {
     settings: Option<Value>,
     #[serde(default)]
     settings_from: Option<String>,
+    /// Rules (settings paths) an accepting case exercises; see the README.
+    #[serde(default)]
+    rules: Vec<String>,
     expect: Expect,
+}
+
+/// One expected violation: the rule id and the field path, optionally the
+/// rendered value.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct ExpectedViolation {
+    rule: String,
+    path: String,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -78,6 +65,8 @@ struct Expect {
     #[serde(default)]
     warnings_contain: Vec<String>,
     #[serde(default)]
+    violations: Option<Vec<ExpectedViolation>>,
+    #[serde(default)]
     no_patch: bool,
     #[serde(default)]
     patched: Option<String>,
@@ -89,7 +78,7 @@ struct Expect {
     remove_allowed: Vec<String>,
 }
 
-/// `$E2E_CASES_DIR`, or `e2e-tests/cases`.
+/// `$E2E_CASES_DIR`, or `policy-host/cases`.
 fn cases_dir() -> PathBuf {
     match std::env::var_os("E2E_CASES_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -97,47 +86,82 @@ fn cases_dir() -> PathBuf {
     }
 }
 
-fn case_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect()
-        })
-        .unwrap_or_default();
+/// Every `*.yaml` / `*.yml` file under `dir`, at any depth, sorted.
+fn case_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     files
 }
 
+fn case_files() -> Vec<PathBuf> {
+    case_files_under(&cases_dir())
+}
+
+/// The test name of a case file: its path relative to the cases directory,
+/// with `/` separators and without the extension, e.g.
+/// `daemonsets/host-paths/readonly-mutated-fluent-bit`.
+fn case_name(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path).with_extension("");
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn parse_case(text: &str) -> Result<Case, String> {
+    serde_yaml::from_str(text).map_err(|e| format!("invalid case file: {e}"))
+}
+
+fn read_case(path: &Path) -> Result<Case, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_case(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let files = case_files();
-    let mut trials: Vec<Trial> = files
+    let root = cases_dir();
+    let mut trials: Vec<Trial> = case_files()
         .into_iter()
         .map(|path| {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Trial::test(format!("case::{name}"), move || run_case_file(&path))
+            let name = case_name(&root, &path);
+            Trial::test(name, move || run_case_file(&path))
         })
         .collect();
     // A missing or empty cases/ directory must not pass silently.
-    trials.push(Trial::test("cases_directory_is_not_empty", || {
+    trials.push(Trial::test("harness::cases_directory_is_not_empty", || {
         if case_files().is_empty() {
             Err(format!("no *.yaml case in {}", cases_dir().display()).into())
         } else {
             Ok(())
         }
     }));
+    trials.push(Trial::test(
+        "harness::a_case_with_an_unknown_key_is_an_error",
+        || unknown_keys_are_errors().map_err(Into::into),
+    ));
+    trials.push(Trial::test(
+        "harness::every_rule_has_an_accept_and_a_reject_case",
+        || rule_coverage().map_err(Into::into),
+    ));
     libtest_mimic::run(&args, trials).exit();
 }
 
 fn run_case_file(path: &Path) -> Result<(), Failed> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let case: Case = serde_yaml::from_str(&text)
-        .map_err(|e| format!("{}: invalid case file: {e}", path.display()))?;
+    let case = read_case(path)?;
     let policy = common::policy()?;
     let failures = run_case(policy, &case)?;
     if failures.is_empty() {
@@ -190,8 +214,8 @@ fn run_case(policy: &PolicyModule, case: &Case) -> Result<Vec<String>, String> {
         .validate_settings(&settings)
         .map_err(|e| format!("{e:#}"))?;
     if expect.settings_invalid {
-        if expect.allowed.is_some() {
-            return Err("`allowed` makes no sense with `settingsInvalid`".into());
+        if expect.allowed.is_some() || expect.violations.is_some() {
+            return Err("`allowed` and `violations` make no sense with `settingsInvalid`".into());
         }
         if verdict.valid {
             failures.push(format!(
@@ -239,6 +263,16 @@ fn run_case(policy: &PolicyModule, case: &Case) -> Result<Vec<String>, String> {
                 "no warning contains {wanted:?}; warnings: {warnings:?}"
             ));
         }
+    }
+
+    if let Some(expected) = &expect.violations {
+        check_violations(
+            &mut failures,
+            expected,
+            response.allowed,
+            &message,
+            &warnings,
+        );
     }
 
     check_patch(policy, &mut failures, case, &request, &settings, &response)?;
@@ -401,4 +435,184 @@ fn check_patch(
         Err(e) => failures.push(format!("re-evaluating the patched object failed: {e:#}")),
     }
     Ok(())
+}
+
+fn violation_yaml(rule: &str, path: &str, value: Option<&str>) -> String {
+    match value {
+        Some(value) => format!(
+            "{{rule: {}, path: {}, value: {}}}",
+            yaml_scalar(rule),
+            yaml_scalar(path),
+            yaml_scalar(value)
+        ),
+        None => format!(
+            "{{rule: {}, path: {}}}",
+            yaml_scalar(rule),
+            yaml_scalar(path)
+        ),
+    }
+}
+
+/// A YAML flow scalar for `text`, quoted when needed.
+fn yaml_scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+fn matches(actual: &Violation, expected: &ExpectedViolation) -> bool {
+    actual.rule == expected.rule
+        && actual.path == expected.path
+        && expected.value.as_ref().is_none_or(|v| v == &actual.value)
+}
+
+/// The violations of a response, read by the core crate's parser: those of
+/// the rejection message, or, when allowed, those returned as warn-mode
+/// warnings.
+fn response_violations(
+    allowed: bool,
+    message: &str,
+    warnings: &[String],
+) -> Result<Vec<Violation>, String> {
+    if allowed {
+        warnings
+            .iter()
+            .filter(|w| w.starts_with(WARN_MODE_PREFIX))
+            .map(|w| Violation::parse_warning(w).ok_or_else(|| format!("unreadable warning {w:?}")))
+            .collect()
+    } else {
+        Rejection::parse(message)
+            .map(|r| r.violations)
+            .ok_or_else(|| format!("the message does not list violations: {message:?}"))
+    }
+}
+
+fn check_violations(
+    failures: &mut Vec<String>,
+    expected: &[ExpectedViolation],
+    allowed: bool,
+    message: &str,
+    warnings: &[String],
+) {
+    let actual = match response_violations(allowed, message, warnings) {
+        Ok(actual) => actual,
+        Err(e) => {
+            failures.push(format!("cannot read the violations: {e}"));
+            return;
+        }
+    };
+    // Matched exactly, as a multiset: every expected violation is found
+    // once, and nothing else is reported.
+    let mut unmatched: Vec<&Violation> = actual.iter().collect();
+    let mut missing = Vec::new();
+    for wanted in expected {
+        match unmatched.iter().position(|a| matches(a, wanted)) {
+            Some(i) => {
+                unmatched.remove(i);
+            }
+            None => missing.push(wanted),
+        }
+    }
+    if !missing.is_empty() || !unmatched.is_empty() {
+        let show = |list: &mut dyn Iterator<Item = String>| list.collect::<Vec<_>>().join(", ");
+        failures.push(format!(
+            "violations differ: missing [{}], unexpected [{}]; actual:\n    violations:\n      - {}",
+            show(&mut missing
+                .iter()
+                .map(|v| violation_yaml(&v.rule, &v.path, v.value.as_deref()))),
+            show(&mut unmatched
+                .iter()
+                .map(|v| violation_yaml(v.rule, &v.path, None))),
+            actual
+                .iter()
+                .map(|v| violation_yaml(v.rule, &v.path, None))
+                .collect::<Vec<_>>()
+                .join("\n      - ")
+        ));
+    }
+}
+
+fn unknown_keys_are_errors() -> Result<(), String> {
+    let good = "description: d\nrequest: r.json\nexpect: {allowed: true}\n";
+    parse_case(good).map_err(|e| format!("a valid case is refused: {e}"))?;
+    for (text, key) in [
+        (
+            "description: d\nrequest: r.json\nbogus: 1\nexpect: {allowed: true}\n",
+            "bogus",
+        ),
+        (
+            "description: d\nexpect: {allowed: true, messageContain: [x]}\n",
+            "messageContain",
+        ),
+        (
+            "description: d\nexpect: {allowed: false, violations: [{rule: r, path: p, reason: x}]}\n",
+            "reason",
+        ),
+    ] {
+        match parse_case(text) {
+            Ok(case) => return Err(format!("unknown key {key} accepted: {case:?}")),
+            Err(e) if e.contains(key) => {}
+            Err(e) => return Err(format!("the error for {key} does not name it: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Every rule id the policy can emit.
+const RULES: &[&str] = daemonset_csi_policy::rules::ALL;
+
+/// Every rule id has a reject case (one whose `expect.violations` names it)
+/// and an accept case (an allowed case listing it in `rules`), and cases name
+/// only rules that exist.
+fn rule_coverage() -> Result<(), String> {
+    let root = cases_dir();
+    let mut rejects: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let mut accepts: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let mut problems = Vec::new();
+    for path in case_files() {
+        let name = case_name(&root, &path);
+        let case = read_case(&path)?;
+        let expect = &case.expect;
+        if !case.rules.is_empty() && expect.allowed != Some(true) {
+            problems.push(format!("{name}: `rules` is for accepted cases only"));
+        }
+        for rule in &case.rules {
+            match RULES.iter().find(|r| **r == rule.as_str()) {
+                Some(known) => accepts.entry(known).or_default().push(name.clone()),
+                None => problems.push(format!("{name}: `rules` names unknown rule {rule:?}")),
+            }
+        }
+        for violation in expect.violations.iter().flatten() {
+            match RULES.iter().find(|r| **r == violation.rule.as_str()) {
+                Some(known) => rejects.entry(known).or_default().push(name.clone()),
+                None => problems.push(format!(
+                    "{name}: `violations` names unknown rule {:?}",
+                    violation.rule
+                )),
+            }
+        }
+    }
+    for rule in RULES {
+        if !accepts.contains_key(rule) {
+            problems.push(format!(
+                "rule {rule:?} has no accept case (list it in `rules`)"
+            ));
+        }
+        if !rejects.contains_key(rule) {
+            problems.push(format!(
+                "rule {rule:?} has no reject case (name it in `expect.violations`)"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
