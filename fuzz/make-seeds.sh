@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the seed corpora (fuzz/corpus/ is git-ignored):
-#   corpus/validate_bytes/  {"request": <test_data/*.json>, "settings": <seeds/settings/*.json>}
+#   corpus/validate_bytes/  {"request": <test_data/requests/*.json>, "settings": <seeds/settings/*.json>}
 #   corpus/settings/        seeds/settings/*.json
 #   corpus/structured/      (libFuzzer starts from nothing; the generators read any bytes)
 # Plain string concatenation: no jq or python needed on a fresh CI machine.

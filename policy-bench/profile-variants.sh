@@ -2,9 +2,9 @@
 # Builds policy.wasm with release-profile variants (through `--config`, the
 # workspace Cargo.toml is untouched) in a separate target dir, then measures
 # each: size as built, after `wasm-opt -Oz`/`-O3` when binaryen is there, and
-# the fluent-bit latency in the engine (bench/src/bin/latency.rs).
+# the fluent-bit latency in the engine (policy-bench/src/bin/latency.rs).
 #
-#   bench/profile-variants.sh [OUT_DIR]      (default /tmp/policy-profile-variants)
+#   policy-bench/profile-variants.sh [OUT_DIR]      (default /tmp/policy-profile-variants)
 #
 # Variants run one after the other; a full set takes ~15-20 min on 2 cores.
 set -euo pipefail
@@ -16,7 +16,7 @@ WASM_OPT_FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-mutable-globa
   --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
 
 # name | --config overrides of [profile.release] (the workspace has
-# opt-level "s", lto true (fat), codegen-units 1, panic abort, strip true).
+# opt-level 3, lto true (fat), codegen-units 1, panic abort, strip true).
 VARIANTS=(
   'as-is|'
   'opt-z|opt-level="z"'

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::repo_root;
 use policy_host::oci::artifacthub::{self, ArtifactHubInput};
 
@@ -90,7 +88,7 @@ fn the_cli_keeps_created_at_and_detects_changes() {
             .arg(&output)
             .args(extra)
             .env("SOURCE_DATE_EPOCH", "1700000000");
-        cmd.output().expect("run policy-oci")
+        cmd.output().expect("run daemonset-csi-policy")
     };
     assert!(!run(&["--check"]).status.success(), "no file yet");
     assert!(run(&[]).status.success());

@@ -31,7 +31,7 @@ fn cli() -> Command {
 }
 
 fn run_cli(args: &[&str]) -> (bool, String, String) {
-    let out = cli().args(args).output().expect("run policy-oci");
+    let out = cli().args(args).output().expect("run daemonset-csi-policy");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

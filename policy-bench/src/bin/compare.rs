@@ -1,5 +1,5 @@
 //! Checks that two builds of the policy answer the same: every
-//! `test_data/*.json` request and every benchmark case, with policy.yaml's
+//! `test_data/requests/*.json` request and every benchmark case, with policy.yaml's
 //! settings, through the engine; the AdmissionResponses (verdict, message,
 //! patch, warnings) must be equal. For vetting a profile variant or a
 //! `wasm-opt` output before adopting it.

@@ -26,7 +26,7 @@ const HEADER: &str = "\
 # Use this config to submit the policy to https://artifacthub.io.
 #
 # Generated from metadata.yml and questions-ui.yml by `make artifacthub-pkg.yml`
-# (policy-oci artifacthub, the equivalent of `kwctl scaffold artifacthub`):
+# (daemonset-csi-policy artifacthub, the equivalent of `kwctl scaffold artifacthub`):
 # do not edit it by hand.
 ";
 

@@ -23,7 +23,7 @@ use policy_host::{HostOptions, PolicyModule};
 /// Environment variable naming the annotated module to test.
 pub const POLICY_ENV: &str = "E2E_POLICY_WASM";
 
-/// The repository root (the parent of e2e-tests/).
+/// The repository root (the parent of policy-host/).
 pub fn repo_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
@@ -53,7 +53,7 @@ pub fn policy() -> Result<&'static PolicyModule, String> {
             let path = policy_path();
             if !path.exists() {
                 return Err(format!(
-                    "{} does not exist: run `make annotated-policy.wasm` (or `make e2e-tests`) first, or set {POLICY_ENV}",
+                    "{} does not exist: run `make annotated-policy.wasm` (or `make host-tests`) first, or set {POLICY_ENV}",
                     path.display()
                 ));
             }

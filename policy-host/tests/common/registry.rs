@@ -79,7 +79,7 @@ impl TestRegistry {
                 "version: 0.1\n\
                  log:\n  level: info\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: {addr}\n  secret: policy-oci-tests\n",
+                 http:\n  addr: {addr}\n  secret: daemonset-csi-policy-tests\n",
                 dir.path().join("data").display()
             );
             if let Some((user, password)) = user {
@@ -87,7 +87,7 @@ impl TestRegistry {
                 let htpasswd = dir.path().join("htpasswd");
                 std::fs::write(&htpasswd, format!("{user}:{hash}\n")).expect("htpasswd");
                 config.push_str(&format!(
-                    "auth:\n  htpasswd:\n    realm: policy-oci-tests\n    path: {}\n",
+                    "auth:\n  htpasswd:\n    realm: daemonset-csi-policy-tests\n    path: {}\n",
                     htpasswd.display()
                 ));
             }
