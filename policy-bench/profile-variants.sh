@@ -32,8 +32,8 @@ VARIANTS=(
 )
 
 # The engine-side timer, built with the bench overrides of the Makefile.
-LATENCY_ENV=(CARGO_PROFILE_BENCH_LTO=off CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 CARGO_PROFILE_BENCH_OPT_LEVEL=3)
-env -u CARGO_TARGET_DIR "${LATENCY_ENV[@]}" cargo build --quiet --locked --profile bench -p policy-bench --bin latency
+# The bench profile (Cargo.toml) builds the host without fat LTO.
+env -u CARGO_TARGET_DIR cargo build --quiet --locked --profile bench -p policy-bench --bin latency
 LATENCY=target/release/latency
 
 printf 'variant\tbytes\tOz bytes\tO3 bytes\tbuild s\tlatency\n' > "$OUT/results.tsv"
