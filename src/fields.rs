@@ -38,6 +38,22 @@ pub fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// `value` as `pick` reads it; `None` when of another type (then reported
+/// as not `expected`).
+fn typed<'a, T>(
+    value: &'a Value,
+    expected: &str,
+    pick: impl FnOnce(&'a Value) -> Option<T>,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Option<T> {
+    let picked = pick(value);
+    if picked.is_none() {
+        wrong_type(findings, &path(), value, expected);
+    }
+    picked
+}
+
 /// A child object; `None` when unset or of the wrong type (then reported).
 pub fn object<'a>(
     parent: &'a Map<String, Value>,
@@ -45,13 +61,7 @@ pub fn object<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Option<&'a Map<String, Value>> {
-    match get(parent, key)? {
-        Value::Object(map) => Some(map),
-        other => {
-            wrong_type(findings, &path(), other, "an object");
-            None
-        }
-    }
+    item(get(parent, key)?, path, findings)
 }
 
 /// A child list; empty when unset or of the wrong type (then reported).
@@ -61,14 +71,17 @@ pub fn list<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> &'a [Value] {
-    match get(parent, key) {
-        None => &[],
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            wrong_type(findings, &path(), other, "a list");
-            &[]
-        }
-    }
+    get(parent, key)
+        .and_then(|v| {
+            typed(
+                v,
+                "a list",
+                |v| v.as_array().map(Vec::as_slice),
+                path,
+                findings,
+            )
+        })
+        .unwrap_or(&[])
 }
 
 /// A list item that must be an object.
@@ -77,13 +90,7 @@ pub fn item<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Option<&'a Map<String, Value>> {
-    match value {
-        Value::Object(map) => Some(map),
-        other => {
-            wrong_type(findings, &path(), other, "an object");
-            None
-        }
-    }
+    typed(value, "an object", Value::as_object, path, findings)
 }
 
 /// A list item that must be a string.
@@ -92,13 +99,31 @@ pub fn string_item<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Option<&'a str> {
-    match value {
-        Value::String(s) => Some(s),
-        other => {
-            wrong_type(findings, &path(), other, "a string");
-            None
+    typed(value, "a string", Value::as_str, path, findings)
+}
+
+/// Calls `each` with the index, path and map of every object item of the
+/// list `parent[key]` (at `path`), in order; the list and items of the wrong
+/// type are reported and skipped. Returns false when an item was skipped.
+pub fn each_object<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    findings: &mut Findings,
+    mut each: impl FnMut(usize, &str, &'a Map<String, Value>, &mut Findings),
+) -> bool {
+    let mut all = true;
+    for (i, value) in list(parent, key, || path.to_string(), findings)
+        .iter()
+        .enumerate()
+    {
+        let item_path = format!("{path}[{i}]");
+        match item(value, || item_path.clone(), findings) {
+            Some(map) => each(i, &item_path, map, findings),
+            None => all = false,
         }
     }
+    all
 }
 
 /// A string field; `Ok(None)` when unset, `Err(Reported)` when of the wrong type
@@ -109,14 +134,9 @@ pub fn string<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Result<Option<&'a str>, Reported> {
-    match get(parent, key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => {
-            wrong_type(findings, &path(), other, "a string");
-            Err(Reported)
-        }
-    }
+    get(parent, key)
+        .map(|v| typed(v, "a string", Value::as_str, path, findings).ok_or(Reported))
+        .transpose()
 }
 
 /// A boolean field, with the same contract as [`string`].
@@ -126,14 +146,9 @@ pub fn boolean(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Result<Option<bool>, Reported> {
-    match get(parent, key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => {
-            wrong_type(findings, &path(), other, "a boolean");
-            Err(Reported)
-        }
-    }
+    get(parent, key)
+        .map(|v| typed(v, "a boolean", Value::as_bool, path, findings).ok_or(Reported))
+        .transpose()
 }
 
 /// A `map[string]string` field (labels, parameters); entries of the wrong

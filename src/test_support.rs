@@ -54,6 +54,18 @@ pub fn assert_rejected(response: &ValidationResponse, fragments: &[&str]) {
     assert_contains_all(message(response), fragments);
 }
 
+/// A rejection listing exactly `count` violations, the fragments among them.
+#[track_caller]
+pub fn assert_violations(response: &ValidationResponse, count: usize, fragments: &[&str]) {
+    assert_rejected(response, fragments);
+    assert_eq!(
+        violation_count(response),
+        count,
+        "violations in {}",
+        message(response)
+    );
+}
+
 /// Settings `validate_settings` refuses, with every fragment in its message.
 #[track_caller]
 pub fn assert_settings_refused(settings: &Value, fragments: &[&str]) {

@@ -59,13 +59,13 @@ mod tests {
             json!({"csiDrivers": {"allowed": ["secrets-store.csi.k8s.io", "*.csi.aws.com"]}});
         assert_accepted_untouched(&run("daemonset-inline-csi.json", settings.clone()));
         let response = run("daemonset-inline-csi-unapproved.json", settings);
-        assert_rejected(
+        assert_violations(
             &response,
+            1,
             &[
                 "spec.template.spec.volumes[2].csi.driver=\"evil.csi.attacker.io\": CSI driver evil.csi.attacker.io is not in csiDrivers.allowed [csiDrivers.allowed]",
             ],
         );
-        assert_eq!(violation_count(&response), 1);
     }
 
     #[test]

@@ -36,13 +36,13 @@ mod tests {
         let allowed = json!([{"pathPrefix": "/run/xtables.lock", "types": ["FileOrCreate"]}, {"pathPrefix": "/lib/modules", "readOnly": true}]);
         let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
         let response = run("daemonset-node-name.json", settings);
-        assert_rejected(
+        assert_violations(
             &response,
+            1,
             &[
                 "spec.template.spec.nodeName=\"ip-10-0-3-17.eu-west-1.compute.internal\": nodeName bypasses the scheduler and every taint [daemonSets.allowNodeName]",
             ],
         );
-        assert_eq!(violation_count(&response), 1);
         let settings = json!({"daemonSets": {"allowNodeName": true, "hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
         assert_accepted_untouched(&run("daemonset-node-name.json", settings));
     }
