@@ -46,13 +46,7 @@ fn compile_list(list: &[String], path: &str, errors: &mut SettingErrors) -> Vec<
                 );
                 return None;
             }
-            match DriverGlob::parse(p) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    errors.add(format!("{path}[{i}]"), format!("{p:?}: {e}"));
-                    None
-                }
-            }
+            errors.parsed(format!("{path}[{i}]"), p, DriverGlob::parse(p))
         })
         .collect()
 }

@@ -11,6 +11,23 @@ impl SettingErrors {
             .push(format!("{}: {}", path.as_ref(), reason.as_ref()));
     }
 
+    /// The value `result` read from the setting `value` at `path`; on an
+    /// error, `None` and the problem recorded as `path: "value": error`.
+    pub fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        path: impl AsRef<str>,
+        value: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                self.add(path, format!("{value:?}: {e}"));
+                None
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

@@ -50,34 +50,27 @@ impl HostPathRules {
             .forbidden
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| match normalize_lexically(p) {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    errors.add(format!("{base}.forbidden[{i}]"), format!("{p:?}: {e}"));
-                    None
-                }
+            .filter_map(|(i, p)| {
+                errors.parsed(format!("{base}.forbidden[{i}]"), p, normalize_lexically(p))
             })
             .collect();
         let mut allowed: Vec<AllowedPrefix> = Vec::with_capacity(settings.allowed.len());
         for (i, entry) in settings.allowed.into_iter().enumerate() {
             let path = format!("{base}.allowed[{i}]");
-            let prefix = match normalize_absolute(&entry.path_prefix) {
-                Ok(p) if p == "/" => {
-                    errors.add(
-                        format!("{path}.pathPrefix"),
-                        "\"/\" would allow the whole host filesystem",
-                    );
-                    continue;
-                }
-                Ok(p) => p,
-                Err(e) => {
-                    errors.add(
-                        format!("{path}.pathPrefix"),
-                        format!("{:?}: {e}", entry.path_prefix),
-                    );
-                    continue;
-                }
+            let Some(prefix) = errors.parsed(
+                format!("{path}.pathPrefix"),
+                &entry.path_prefix,
+                normalize_absolute(&entry.path_prefix),
+            ) else {
+                continue;
             };
+            if prefix == "/" {
+                errors.add(
+                    format!("{path}.pathPrefix"),
+                    "\"/\" would allow the whole host filesystem",
+                );
+                continue;
+            }
             if let Some(f) = forbidden.iter().find(|f| is_within(&prefix, f)) {
                 errors.add(
                     format!("{path}.pathPrefix"),

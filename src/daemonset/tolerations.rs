@@ -98,15 +98,12 @@ impl TolerationRules {
             );
         }
         for (i, a) in settings.allowed.iter().flatten().enumerate() {
-            let path = format!("{base}.allowed[{i}]");
-            if a.key.trim().is_empty() {
-                errors.add(
-                    format!("{path}.key"),
-                    "empty key (the wildcard is governed by allowWildcard)",
-                );
-            }
-            check_operator(a.operator.as_deref(), &path, errors);
-            check_effect(a.effect.as_deref(), &path, errors);
+            check_entry(
+                &format!("{base}.allowed[{i}]"),
+                (&a.key, a.operator.as_deref(), a.effect.as_deref()),
+                "empty key (the wildcard is governed by allowWildcard)",
+                errors,
+            );
         }
         for (i, r) in settings.required.iter().enumerate() {
             check_required(&settings, i, r, errors);
@@ -145,6 +142,20 @@ fn check_wildcards_against_forbidden(settings: &TolerationSettings, errors: &mut
     }
 }
 
+/// The key, operator and effect of an allowed or required toleration.
+fn check_entry(
+    path: &str,
+    (key, operator, effect): (&str, Option<&str>, Option<&str>),
+    empty_key: &str,
+    errors: &mut SettingErrors,
+) {
+    if key.trim().is_empty() {
+        errors.add(format!("{path}.key"), empty_key);
+    }
+    check_operator(operator, path, errors);
+    check_effect(effect, path, errors);
+}
+
 fn check_effect(effect: Option<&str>, path: &str, errors: &mut SettingErrors) {
     if let Some(effect) = effect
         && !effect.is_empty()
@@ -175,14 +186,16 @@ fn check_required(
     errors: &mut SettingErrors,
 ) {
     let path = format!("daemonSets.tolerations.required[{i}]");
-    if required.key.trim().is_empty() {
-        errors.add(
-            format!("{path}.key"),
-            "empty key: a required toleration names a taint",
-        );
-    }
-    check_operator(required.operator.as_deref(), &path, errors);
-    check_effect(required.effect.as_deref(), &path, errors);
+    check_entry(
+        &path,
+        (
+            &required.key,
+            required.operator.as_deref(),
+            required.effect.as_deref(),
+        ),
+        "empty key: a required toleration names a taint",
+        errors,
+    );
     let toleration = Toleration::from(required);
     if toleration.operator == "Exists" && !toleration.value.is_empty() {
         errors.add(

@@ -302,28 +302,32 @@ fn check_mount_options(
             continue;
         }
         let (normalized, name) = option_parts(text);
-        if let Some(f) = rules
+        let refusal = match rules
             .forbidden
             .iter()
             .find(|f| forbidden_matches(f, &normalized, &name))
         {
-            findings.push(Violation::new(
-                path,
-                render_str(text),
+            Some(f) => Some((
                 rules::MOUNT_OPTIONS_FORBIDDEN,
                 format!("mount option {f:?} is forbidden"),
-            ));
-        } else if let Some(allowed) = &rules.allowed
-            && !allowed
-                .iter()
-                .any(|a| option_matches(a, &normalized, &name))
-        {
-            findings.push(Violation::new(
-                path,
-                render_str(text),
-                rules::MOUNT_OPTIONS_ALLOWED,
-                "mount option is not in the allowed list",
-            ));
+            )),
+            None => rules
+                .allowed
+                .as_ref()
+                .filter(|allowed| {
+                    !allowed
+                        .iter()
+                        .any(|a| option_matches(a, &normalized, &name))
+                })
+                .map(|_| {
+                    (
+                        rules::MOUNT_OPTIONS_ALLOWED,
+                        "mount option is not in the allowed list".to_string(),
+                    )
+                }),
+        };
+        if let Some((rule, reason)) = refusal {
+            findings.push(Violation::new(path, render_str(text), rule, reason));
         }
     }
 }

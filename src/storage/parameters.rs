@@ -42,15 +42,12 @@ pub fn compile(
     let mut compiled = Vec::with_capacity(rules.len());
     for (i, rule) in rules.iter().enumerate() {
         let path = format!("storageClasses.parameters[{i}]");
-        let provisioner = match DriverGlob::parse(&rule.provisioner) {
-            Ok(g) => g,
-            Err(e) => {
-                errors.add(
-                    format!("{path}.provisioner"),
-                    format!("{:?}: {e}", rule.provisioner),
-                );
-                continue;
-            }
+        let Some(provisioner) = errors.parsed(
+            format!("{path}.provisioner"),
+            &rule.provisioner,
+            DriverGlob::parse(&rule.provisioner),
+        ) else {
+            continue;
         };
         let keys = rule
             .required

@@ -86,40 +86,42 @@ fn judge_provisioner(
         }
         Err(Reported) => return None,
     };
+    let mut refuse = |rule: &'static str, reason: String| {
+        findings.push(Violation::new(
+            "provisioner",
+            render_str(provisioner),
+            rule,
+            reason,
+        ));
+    };
     if provisioner == NO_PROVISIONER {
         if !settings.allow_no_provisioner {
-            findings.push(Violation::new(
-                "provisioner",
-                render_str(provisioner),
+            refuse(
                 rules::ALLOW_NO_PROVISIONER,
-                "statically provisioned local volumes are not allowed",
-            ));
+                "statically provisioned local volumes are not allowed".into(),
+            );
         }
         return None;
     }
-    let driver = match csi_equivalent(provisioner) {
-        Some(csi) => {
-            if !settings.allow_in_tree_provisioners {
-                findings.push(Violation::new(
-                    "provisioner",
-                    render_str(provisioner),
-                    rules::ALLOW_IN_TREE_PROVISIONERS,
-                    format!("in-tree provisioner: use the CSI driver {csi} instead"),
-                ));
-            }
-            csi
-        }
-        None if provisioner.starts_with("kubernetes.io/") => {
-            if !settings.allow_in_tree_provisioners {
-                findings.push(Violation::new(
-                    "provisioner",
-                    render_str(provisioner),
-                    rules::ALLOW_IN_TREE_PROVISIONERS,
-                    "in-tree provisioner without a CSI replacement",
-                ));
-            }
-            return None;
-        }
+    // In-tree: with the CSI driver it migrates to, if there is one.
+    let in_tree = match csi_equivalent(provisioner) {
+        Some(csi) => Some(Some(csi)),
+        None => provisioner.starts_with("kubernetes.io/").then_some(None),
+    };
+    if let Some(csi) = in_tree
+        && !settings.allow_in_tree_provisioners
+    {
+        refuse(
+            rules::ALLOW_IN_TREE_PROVISIONERS,
+            match csi {
+                Some(csi) => format!("in-tree provisioner: use the CSI driver {csi} instead"),
+                None => "in-tree provisioner without a CSI replacement".into(),
+            },
+        );
+    }
+    let driver = match in_tree {
+        Some(Some(csi)) => csi,
+        Some(None) => return None,
         None => provisioner,
     };
     if let Some(reason) = drivers.refusal(driver) {
@@ -128,12 +130,7 @@ fn judge_provisioner(
         } else {
             format!("{reason} (in-tree {provisioner} migrates to it)")
         };
-        findings.push(Violation::new(
-            "provisioner",
-            render_str(provisioner),
-            rules::CSI_DRIVERS_ALLOWED,
-            reason,
-        ));
+        refuse(rules::CSI_DRIVERS_ALLOWED, reason);
     }
     Some(driver.to_string())
 }
