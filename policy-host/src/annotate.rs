@@ -2,7 +2,7 @@
 //! version, add the usage and tool annotations, and write the
 //! `io.kubewarden.metadata` custom section (replacing any previous one).
 
-use anyhow::{Context, Result};
+use crate::error::{Result, ResultExt as _};
 
 use crate::host::{HostOptions, PolicyModule};
 use crate::metadata::{

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use wapc::WapcHost;
 use wasmtime_provider::wasmtime;
 use wasmtime_provider::{EpochDeadlines, WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
+use crate::error::{Error, ErrorKind, Result, ResultExt as _};
 use crate::input::{admission_request, normalize_settings};
 use crate::metadata::{ExecutionMode, Metadata, ProtocolVersion};
 use crate::response::{AdmissionResponse, SettingsValidationResponse, ValidationResponse};
@@ -80,7 +80,7 @@ impl PolicyModule {
     pub fn load_with(path: impl AsRef<Path>, options: &HostOptions) -> Result<PolicyModule> {
         let path = path.as_ref();
         let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read wasm module {}", path.display()))?;
+            .map_err(|e| Error::io(format!("cannot read wasm module {}", path.display()), e))?;
         Self::from_bytes_with(&bytes, options).with_context(|| format!("module {}", path.display()))
     }
 
@@ -104,19 +104,35 @@ impl PolicyModule {
             let mut cache_config = wasmtime::CacheConfig::new();
             cache_config.with_directory(dir);
             let cache = wasmtime::Cache::new(cache_config).map_err(|e| {
-                anyhow!("cannot set up the wasmtime cache in {}: {e}", dir.display())
+                Error::new(
+                    ErrorKind::Engine,
+                    format!("cannot set up the wasmtime cache in {}: {e}", dir.display()),
+                )
             })?;
             config.cache(Some(cache));
         }
-        let engine = wasmtime::Engine::new(&config)
-            .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))?;
-        let module = wasmtime::Module::new(&engine, bytes)
-            .map_err(|e| anyhow!("cannot compile the wasm module: {e:?}"))?;
+        let engine = wasmtime::Engine::new(&config).map_err(|e| {
+            Error::new(
+                ErrorKind::Engine,
+                format!("cannot create the wasmtime engine: {e}"),
+            )
+        })?;
+        let module = wasmtime::Module::new(&engine, bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidModule,
+                format!("cannot compile the wasm module: {e:?}"),
+            )
+        })?;
         let pre = WasmtimeEngineProviderBuilder::new()
             .engine(engine.clone())
             .module(module)
             .build_pre()
-            .map_err(|e| anyhow!("cannot link the wasm module (waPC + WASI preview1): {e}"))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidModule,
+                    format!("cannot link the wasm module (waPC + WASI preview1): {e}"),
+                )
+            })?;
 
         let deadlines = options.timeout.map(|timeout| {
             start_epoch_ticker(&engine);
@@ -151,14 +167,20 @@ impl PolicyModule {
     /// A fresh waPC instance (new store, `_start`/`wapc_init` run), what
     /// policy-server creates for every evaluation.
     pub fn instantiate(&self) -> Result<PolicyInstance> {
-        let provider = self
-            .pre
-            .rehydrate(self.deadlines)
-            .map_err(|e| anyhow!("cannot create a wasmtime instance: {e}"))?;
+        let provider = self.pre.rehydrate(self.deadlines).map_err(|e| {
+            Error::new(
+                ErrorKind::Engine,
+                format!("cannot create a wasmtime instance: {e}"),
+            )
+        })?;
         let logs: Arc<Mutex<Vec<Value>>> = Arc::default();
         let callback = host_callback(logs.clone(), self.log_to_stderr);
-        let host = WapcHost::new(Box::new(provider), Some(callback))
-            .map_err(|e| anyhow!("cannot instantiate the policy: {e}"))?;
+        let host = WapcHost::new(Box::new(provider), Some(callback)).map_err(|e| {
+            Error::new(
+                ErrorKind::Guest,
+                format!("cannot instantiate the policy: {e}"),
+            )
+        })?;
         Ok(PolicyInstance { host, logs })
     }
 
@@ -184,22 +206,31 @@ impl PolicyModule {
 /// Refuse a module policy-server would refuse.
 fn check_annotation(metadata: Option<&Metadata>) -> Result<()> {
     let Some(metadata) = metadata else {
-        bail!(
-            "the module is not annotated: it has no `{}` custom section; policy-server refuses to load it (annotate it first)",
-            crate::metadata::METADATA_SECTION
-        );
+        return Err(Error::new(
+            ErrorKind::NotAnnotated,
+            format!(
+                "the module is not annotated: it has no `{}` custom section; policy-server refuses to load it (annotate it first)",
+                crate::metadata::METADATA_SECTION
+            ),
+        ));
     };
     if metadata.execution_mode != ExecutionMode::KubewardenWapc {
-        bail!(
-            "the module's metadata declares execution mode `{}`; this host only runs kubewarden-wapc policies",
-            metadata.execution_mode
-        );
+        return Err(Error::new(
+            ErrorKind::InvalidModule,
+            format!(
+                "the module's metadata declares execution mode `{}`; this host only runs kubewarden-wapc policies",
+                metadata.execution_mode
+            ),
+        ));
     }
     if metadata.protocol_version != Some(ProtocolVersion::V1) {
-        bail!(
-            "the module's metadata does not declare `protocolVersion: v1` (found {:?}); policy-server refuses to load it",
-            metadata.protocol_version
-        );
+        return Err(Error::new(
+            ErrorKind::NotAnnotated,
+            format!(
+                "the module's metadata does not declare `protocolVersion: v1` (found {:?}); policy-server refuses to load it",
+                metadata.protocol_version
+            ),
+        ));
     }
     Ok(())
 }
@@ -287,14 +318,19 @@ impl PolicyInstance {
 
     /// Call the guest's `protocol_version` (answers the JSON string `"v1"`).
     pub fn protocol_version(&self) -> Result<ProtocolVersion> {
-        let res = self
-            .host
-            .call("protocol_version", &[])
-            .map_err(|e| anyhow!("cannot invoke the 'protocol_version' waPC function: {e}"))?;
+        let res = self.host.call("protocol_version", &[]).map_err(|e| {
+            Error::new(
+                ErrorKind::Guest,
+                format!("cannot invoke the 'protocol_version' waPC function: {e}"),
+            )
+        })?;
         serde_json::from_slice(&res).map_err(|e| {
-            anyhow!(
-                "cannot create a ProtocolVersion from {:?}: {e}",
-                String::from_utf8_lossy(&res)
+            Error::new(
+                ErrorKind::Guest,
+                format!(
+                    "cannot create a ProtocolVersion from {:?}: {e}",
+                    String::from_utf8_lossy(&res)
+                ),
             )
         })
     }

@@ -3,30 +3,36 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result, ResultExt as _};
 use serde_json::{Map, Value};
 
 /// Extract the AdmissionRequest from either a bare AdmissionRequest or a full
 /// AdmissionReview (`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{...}}`).
 pub fn admission_request(input: Value) -> Result<Value> {
     let Value::Object(mut map) = input else {
-        bail!("the request must be a JSON object (an AdmissionRequest or an AdmissionReview)");
+        return Err(Error::invalid(
+            "the request must be a JSON object (an AdmissionRequest or an AdmissionReview)",
+        ));
     };
     let is_review = map.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
         || (map.contains_key("request") && !map.contains_key("operation"));
     let request = if is_review {
         match map.remove("request") {
             Some(r @ Value::Object(_)) => r,
-            Some(_) => bail!("the AdmissionReview's `request` is not an object"),
-            None => bail!("the AdmissionReview has no `request`"),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "the AdmissionReview's `request` is not an object",
+                ));
+            }
+            None => return Err(Error::invalid("the AdmissionReview has no `request`")),
         }
     } else {
         Value::Object(map)
     };
     if request.get("kind").and_then(Value::as_object).is_none() {
-        bail!(
-            "the AdmissionRequest has no `kind` object (`kind: {{group, version, kind}}`); is this a Kubernetes object instead of an AdmissionRequest?"
-        );
+        return Err(Error::invalid(
+            "the AdmissionRequest has no `kind` object (`kind: {group, version, kind}`); is this a Kubernetes object instead of an AdmissionRequest?",
+        ));
     }
     Ok(request)
 }
@@ -38,13 +44,14 @@ pub fn read_request(path: &str) -> Result<Value> {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .context("cannot read the request from standard input")?;
+            .map_err(|e| Error::io("cannot read the request from standard input", e))?;
         s
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read request file {path}"))?
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read request file {path}"), e))?
     };
-    let value: Value =
-        serde_json::from_str(&text).with_context(|| format!("request {path} is not valid JSON"))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::parse(format!("request {path} is not valid JSON"), &e))?;
     admission_request(value).with_context(|| format!("request {path}"))
 }
 
@@ -54,14 +61,17 @@ pub fn normalize_settings(settings: Value) -> Result<Value> {
     match settings {
         Value::Null => Ok(Value::Object(Map::new())),
         v @ Value::Object(_) => Ok(v),
-        other => bail!("settings must be a map (a JSON/YAML object), got: {other}"),
+        other => Err(Error::invalid(format!(
+            "settings must be a map (a JSON/YAML object), got: {other}"
+        ))),
     }
 }
 
 /// Parse settings text (YAML or JSON). When the document is a Kubewarden
 /// (Cluster)AdmissionPolicy, its `spec.settings` is taken (absent means `{}`).
 pub fn parse_settings(text: &str) -> Result<Value> {
-    let value: Value = serde_yaml::from_str(text).context("settings are not valid YAML/JSON")?;
+    let value: Value = serde_yaml::from_str(text)
+        .map_err(|e| Error::parse("settings are not valid YAML/JSON", &e))?;
     let kind = value.get("kind").and_then(Value::as_str);
     let value = match kind {
         Some("ClusterAdmissionPolicy" | "AdmissionPolicy") => value
@@ -77,7 +87,7 @@ pub fn parse_settings(text: &str) -> Result<Value> {
 /// Read settings from a YAML/JSON file (see [`parse_settings`]).
 pub fn read_settings_file(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read settings file {}", path.display()))?;
+        .map_err(|e| Error::io(format!("cannot read settings file {}", path.display()), e))?;
     parse_settings(&text).with_context(|| format!("settings file {}", path.display()))
 }
 

@@ -4,9 +4,14 @@
 //! plus annotation, metadata, manifests (`check`), responses, OCI
 //! distribution (`oci`) and the command-line tool (`cli`).
 //!
+//! Every fallible function of the library returns [`Result`], with one
+//! [`Error`] type: match on [`Error::kind`] ([`ErrorKind`]); its message is
+//! complete, context included. Registry errors ([`oci::Error`]) convert into
+//! it and keep their kind ([`ErrorKind::Registry`]).
+//!
 //! ```no_run
 //! use policy_host::{PolicyModule, apply_patch};
-//! # fn main() -> anyhow::Result<()> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let module = PolicyModule::load("annotated-policy.wasm")?; // compiled once
 //! let settings = serde_json::json!({});
 //! assert!(module.validate_settings(&settings)?.valid);
@@ -18,6 +23,7 @@
 
 pub mod annotate;
 pub mod cli;
+pub mod error;
 pub mod host;
 pub mod input;
 pub mod manifests;
@@ -26,6 +32,7 @@ pub mod oci;
 pub mod response;
 
 pub use annotate::annotate;
+pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use host::{DEFAULT_TIMEOUT, HostOptions, PolicyInstance, PolicyModule};
 pub use metadata::Metadata;
 pub use response::{

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
 /// Name of the wasm custom section holding the JSON metadata.
@@ -131,7 +131,8 @@ impl Metadata {
     /// `rules` and `mutating` are required; the other fields take the
     /// Kubewarden defaults.
     pub fn from_yaml(text: &str) -> Result<Metadata> {
-        serde_yaml::from_str(text).map_err(|e| anyhow!("invalid policy metadata: {e}"))
+        serde_yaml::from_str(text)
+            .map_err(|e| Error::invalid(format!("invalid policy metadata: {e}")))
     }
 
     /// Read the metadata from the `io.kubewarden.metadata` custom section of a
@@ -139,9 +140,12 @@ impl Metadata {
     pub fn from_wasm(module: &[u8]) -> Result<Option<Metadata>> {
         match read_metadata_section(module)? {
             None => Ok(None),
-            Some(data) => serde_json::from_slice(&data)
-                .map(Some)
-                .with_context(|| format!("cannot parse the `{METADATA_SECTION}` custom section")),
+            Some(data) => serde_json::from_slice(&data).map(Some).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidModule,
+                    format!("cannot parse the `{METADATA_SECTION}` custom section: {e}"),
+                )
+            }),
         }
     }
 
@@ -207,13 +211,17 @@ impl Metadata {
         if errors.is_empty() {
             Ok(())
         } else {
-            bail!("invalid policy metadata: {}", errors.join("; "))
+            Err(Error::invalid(format!(
+                "invalid policy metadata: {}",
+                errors.join("; ")
+            )))
         }
     }
 
     /// Serialize to the JSON stored in the custom section.
     pub fn to_section_json(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).context("cannot serialize the policy metadata")
+        serde_json::to_vec(self)
+            .map_err(|e| Error::internal(format!("cannot serialize the policy metadata: {e}")))
     }
 }
 
@@ -281,6 +289,13 @@ fn validate_resources(data: &[String]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+fn not_wasm(e: wasmparser::BinaryReaderError) -> Error {
+    Error::new(
+        ErrorKind::InvalidModule,
+        format!("the file is not a valid wasm module: {e}"),
+    )
+}
+
 /// Return the payload of the first `io.kubewarden.metadata` custom section.
 pub fn read_metadata_section(module: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(custom_sections(module, METADATA_SECTION)?
@@ -292,8 +307,7 @@ pub fn read_metadata_section(module: &[u8]) -> Result<Option<Vec<u8>>> {
 pub fn custom_sections(module: &[u8], name: &str) -> Result<Vec<Vec<u8>>> {
     let mut found = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(module) {
-        if let wasmparser::Payload::CustomSection(reader) =
-            payload.context("the file is not a valid wasm module")?
+        if let wasmparser::Payload::CustomSection(reader) = payload.map_err(not_wasm)?
             && reader.name() == name
         {
             found.push(reader.data().to_vec());
@@ -310,11 +324,14 @@ pub fn write_metadata_section(module: &[u8], metadata: &Metadata) -> Result<Vec<
     let mut out = wasm_encoder::Module::new();
     let mut saw_header = false;
     for payload in wasmparser::Parser::new(0).parse_all(module) {
-        let payload = payload.context("the file is not a valid wasm module")?;
+        let payload = payload.map_err(not_wasm)?;
         match &payload {
             wasmparser::Payload::Version { encoding, .. } => {
                 if *encoding != wasmparser::Encoding::Module {
-                    bail!("only core wasm modules can be annotated, not components");
+                    return Err(Error::new(
+                        ErrorKind::InvalidModule,
+                        "only core wasm modules can be annotated, not components",
+                    ));
                 }
                 saw_header = true;
             }
@@ -331,111 +348,16 @@ pub fn write_metadata_section(module: &[u8], metadata: &Metadata) -> Result<Vec<
         }
     }
     if !saw_header {
-        bail!("the file is not a valid wasm module");
+        return Err(Error::new(
+            ErrorKind::InvalidModule,
+            "the file is not a valid wasm module",
+        ));
     }
     out.section(&wasm_encoder::CustomSection {
         name: METADATA_SECTION.into(),
         data: data.as_slice().into(),
     });
     Ok(out.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-rules:
-  - apiGroups: ["apps"]
-    apiVersions: ["v1"]
-    resources: ["daemonsets"]
-    operations: ["CREATE", "UPDATE"]
-mutating: true
-annotations:
-  io.kubewarden.policy.title: t
-"#;
-
-    #[test]
-    fn defaults_apply() {
-        let m = Metadata::from_yaml(GOOD).expect("parses");
-        assert!(m.background_audit);
-        assert_eq!(m.execution_mode, ExecutionMode::KubewardenWapc);
-        assert_eq!(m.policy_type, PolicyType::Kubernetes);
-        assert!(m.context_aware_resources.is_empty());
-        assert_eq!(m.protocol_version, None);
-        // protocolVersion is not set yet: invalid until annotate sets it.
-        assert!(m.validate().is_err());
-        let m = Metadata {
-            protocol_version: Some(ProtocolVersion::V1),
-            ..m
-        };
-        m.validate().expect("valid");
-        let json: serde_json::Value =
-            serde_json::from_slice(&m.to_section_json().unwrap()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "protocolVersion": "v1",
-                "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
-                           "resources": ["daemonsets"], "operations": ["CREATE", "UPDATE"]}],
-                "annotations": {"io.kubewarden.policy.title": "t"},
-                "mutating": true,
-                "backgroundAudit": true,
-                "executionMode": "kubewarden-wapc",
-                "policyType": "kubernetes",
-                "contextAwareResources": []
-            })
-        );
-    }
-
-    #[test]
-    fn required_fields() {
-        let e = Metadata::from_yaml("mutating: true")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("rules"), "{e}");
-        let e = Metadata::from_yaml("rules: []").unwrap_err().to_string();
-        assert!(e.contains("mutating"), "{e}");
-    }
-
-    #[test]
-    fn rule_checks() {
-        let bad = r#"
-protocolVersion: v1
-mutating: false
-rules:
-  - apiGroups: []
-    apiVersions: ["v1", "*"]
-    resources: ["pods"]
-    operations: ["*", "CREATE"]
-"#;
-        let e = Metadata::from_yaml(bad)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("rules[0].apiGroups: must not be empty"), "{e}");
-        assert!(e.contains("rules[0].apiVersions: no other elements"), "{e}");
-        assert!(e.contains("rules[0].operations: no other elements"), "{e}");
-
-        let bad_op = "mutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: [pods], operations: [PATCH]}\n";
-        let e = Metadata::from_yaml(bad_op).unwrap_err().to_string();
-        assert!(e.contains("PATCH"), "{e}");
-
-        let bad_res = "protocolVersion: v1\nmutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: ['*', pods], operations: [CREATE]}\n";
-        let e = Metadata::from_yaml(bad_res)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("if '*' is present"), "{e}");
-
-        let ok_res = "protocolVersion: v1\nmutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: ['*', 'a/b', 'a/*', '*/b'], operations: [CREATE]}\n";
-        Metadata::from_yaml(ok_res)
-            .unwrap()
-            .validate()
-            .expect("valid");
-    }
 }
 
 /// A human-readable summary of a module's metadata, as `kwctl inspect`
@@ -534,4 +456,102 @@ pub fn summary(metadata: &Metadata) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+rules:
+  - apiGroups: ["apps"]
+    apiVersions: ["v1"]
+    resources: ["daemonsets"]
+    operations: ["CREATE", "UPDATE"]
+mutating: true
+annotations:
+  io.kubewarden.policy.title: t
+"#;
+
+    #[test]
+    fn defaults_apply() {
+        let m = Metadata::from_yaml(GOOD).expect("parses");
+        assert!(m.background_audit);
+        assert_eq!(m.execution_mode, ExecutionMode::KubewardenWapc);
+        assert_eq!(m.policy_type, PolicyType::Kubernetes);
+        assert!(m.context_aware_resources.is_empty());
+        assert_eq!(m.protocol_version, None);
+        // protocolVersion is not set yet: invalid until annotate sets it.
+        assert!(m.validate().is_err());
+        let m = Metadata {
+            protocol_version: Some(ProtocolVersion::V1),
+            ..m
+        };
+        m.validate().expect("valid");
+        let json: serde_json::Value =
+            serde_json::from_slice(&m.to_section_json().unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "protocolVersion": "v1",
+                "rules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
+                           "resources": ["daemonsets"], "operations": ["CREATE", "UPDATE"]}],
+                "annotations": {"io.kubewarden.policy.title": "t"},
+                "mutating": true,
+                "backgroundAudit": true,
+                "executionMode": "kubewarden-wapc",
+                "policyType": "kubernetes",
+                "contextAwareResources": []
+            })
+        );
+    }
+
+    #[test]
+    fn required_fields() {
+        let e = Metadata::from_yaml("mutating: true")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rules"), "{e}");
+        let e = Metadata::from_yaml("rules: []").unwrap_err().to_string();
+        assert!(e.contains("mutating"), "{e}");
+    }
+
+    #[test]
+    fn rule_checks() {
+        let bad = r#"
+protocolVersion: v1
+mutating: false
+rules:
+  - apiGroups: []
+    apiVersions: ["v1", "*"]
+    resources: ["pods"]
+    operations: ["*", "CREATE"]
+"#;
+        let e = Metadata::from_yaml(bad)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rules[0].apiGroups: must not be empty"), "{e}");
+        assert!(e.contains("rules[0].apiVersions: no other elements"), "{e}");
+        assert!(e.contains("rules[0].operations: no other elements"), "{e}");
+
+        let bad_op = "mutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: [pods], operations: [PATCH]}\n";
+        let e = Metadata::from_yaml(bad_op).unwrap_err().to_string();
+        assert!(e.contains("PATCH"), "{e}");
+
+        let bad_res = "protocolVersion: v1\nmutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: ['*', pods], operations: [CREATE]}\n";
+        let e = Metadata::from_yaml(bad_res)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("if '*' is present"), "{e}");
+
+        let ok_res = "protocolVersion: v1\nmutating: false\nrules:\n- {apiGroups: [''], apiVersions: [v1], resources: ['*', 'a/b', 'a/*', '*/b'], operations: [CREATE]}\n";
+        Metadata::from_yaml(ok_res)
+            .unwrap()
+            .validate()
+            .expect("valid");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -121,8 +121,8 @@ impl AdmissionResponse {
                 if diff.0.is_empty() {
                     None
                 } else {
-                    let json =
-                        serde_json::to_string(&diff).context("cannot serialize JSONPatch")?;
+                    let json = serde_json::to_string(&diff)
+                        .map_err(|e| Error::internal(format!("cannot serialize JSONPatch: {e}")))?;
                     Some(STANDARD.encode(json))
                 }
             }
@@ -163,19 +163,22 @@ impl AdmissionResponse {
             return Ok(None);
         };
         if self.patch_type != Some(PatchType::JsonPatch) {
-            bail!("response has a patch but patchType is not JSONPatch");
+            return Err(Error::invalid(
+                "response has a patch but patchType is not JSONPatch",
+            ));
         }
         let bytes = STANDARD
             .decode(patch)
-            .context("the patch is not valid base64")?;
-        let patch: json_patch::Patch =
-            serde_json::from_slice(&bytes).context("the patch is not a valid JSON Patch")?;
+            .map_err(|e| Error::parse("the patch is not valid base64", &e))?;
+        let patch: json_patch::Patch = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::parse("the patch is not a valid JSON Patch", &e))?;
         Ok(Some(patch))
     }
 
     /// Serialize to one JSON line (as kwctl prints it).
     pub fn to_json_line(&self) -> Result<String> {
-        serde_json::to_string(self).context("cannot serialize the AdmissionResponse")
+        serde_json::to_string(self)
+            .map_err(|e| Error::internal(format!("cannot serialize the AdmissionResponse: {e}")))
     }
 }
 
@@ -184,7 +187,8 @@ impl AdmissionResponse {
 pub fn apply_patch(original: &Value, response: &AdmissionResponse) -> Result<Value> {
     let mut doc = original.clone();
     if let Some(patch) = response.decoded_patch()? {
-        json_patch::patch(&mut doc, &patch).context("the patch does not apply to the object")?;
+        json_patch::patch(&mut doc, &patch)
+            .map_err(|e| Error::parse("the patch does not apply to the object", &e))?;
     }
     Ok(doc)
 }

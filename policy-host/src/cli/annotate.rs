@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use super::{CommandResult, Outcome};
+use crate::{Error, ResultExt as _};
 
 #[derive(Args, Debug)]
 pub struct AnnotateArgs {
@@ -27,21 +27,29 @@ pub struct AnnotateArgs {
 }
 
 pub fn execute(args: &AnnotateArgs) -> CommandResult {
-    let module = std::fs::read(&args.module)
-        .with_context(|| format!("cannot read wasm module {}", args.module.display()))?;
-    let metadata = std::fs::read_to_string(&args.metadata_path)
-        .with_context(|| format!("cannot read metadata file {}", args.metadata_path.display()))?;
+    let module = std::fs::read(&args.module).map_err(|e| {
+        Error::io(
+            format!("cannot read wasm module {}", args.module.display()),
+            e,
+        )
+    })?;
+    let metadata = std::fs::read_to_string(&args.metadata_path).map_err(|e| {
+        Error::io(
+            format!("cannot read metadata file {}", args.metadata_path.display()),
+            e,
+        )
+    })?;
     let usage = args
         .usage_path
         .as_ref()
         .map(|p| {
             std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read usage file {}", p.display()))
+                .map_err(|e| Error::io(format!("cannot read usage file {}", p.display()), e))
         })
         .transpose()?;
     let (annotated, _) = crate::annotate(&module, &metadata, usage.as_deref())
         .with_context(|| format!("cannot annotate {}", args.module.display()))?;
     std::fs::write(&args.output_path, annotated)
-        .with_context(|| format!("cannot write {}", args.output_path.display()))?;
+        .map_err(|e| Error::io(format!("cannot write {}", args.output_path.display()), e))?;
     Ok(Outcome::Accepted)
 }

@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
 use super::{
@@ -16,7 +15,7 @@ use super::{
 use crate::manifests::{
     self, CheckError, InputError, OperationMode, ParsedSource, RequestOptions, Targets, UserInfo,
 };
-use crate::{HostOptions, PolicyModule};
+use crate::{Error, HostOptions, PolicyModule, Result, ResultExt as _};
 
 const AFTER_HELP: &str = "\
 Inputs: files (any name), folders (searched recursively for *.yaml, *.yml and
@@ -177,7 +176,7 @@ fn write_fix(target: &str, parsed: &[ParsedSource], changes: &[manifests::Change
         }
         std::io::stdout()
             .write_all(out.as_bytes())
-            .context("--fix: cannot write to standard output")?;
+            .map_err(|e| Error::io("--fix: cannot write to standard output", e))?;
         return Ok(());
     }
     let dir = Path::new(target);
@@ -189,17 +188,17 @@ fn write_fix(target: &str, parsed: &[ParsedSource], changes: &[manifests::Change
                 .components()
                 .any(|c| matches!(c, std::path::Component::ParentDir))
         {
-            return Err(anyhow!(
+            return Err(Error::invalid(format!(
                 "--fix: cannot place {} under {target}",
                 rel.display()
-            ));
+            )));
         }
         if let Some(other) = seen.insert(rel, &source.source.display) {
-            return Err(anyhow!(
+            return Err(Error::invalid(format!(
                 "--fix: {} and {other} would both be written to {}",
                 source.source.display,
                 dir.join(rel).display()
-            ));
+            )));
         }
     }
     for (i, source) in parsed.iter().enumerate() {
@@ -208,10 +207,10 @@ fn write_fix(target: &str, parsed: &[ParsedSource], changes: &[manifests::Change
         let path = dir.join(&source.source.relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
-                .with_context(|| format!("--fix: cannot create {}", parent.display()))?;
+                .map_err(|e| Error::io(format!("--fix: cannot create {}", parent.display()), e))?;
         }
         std::fs::write(&path, text)
-            .with_context(|| format!("--fix: cannot write {}", path.display()))?;
+            .map_err(|e| Error::io(format!("--fix: cannot write {}", path.display()), e))?;
     }
     Ok(())
 }
@@ -219,10 +218,10 @@ fn write_fix(target: &str, parsed: &[ParsedSource], changes: &[manifests::Change
 pub fn execute(args: &CheckArgs) -> CommandResult {
     let timeout = deadline(args.timeout)?;
     if args.jobs == Some(0) {
-        return Err(anyhow!("--jobs must be at least 1").into());
+        return Err(Error::invalid("--jobs must be at least 1").into());
     }
     if args.namespace.is_empty() {
-        return Err(anyhow!("--namespace must not be empty").into());
+        return Err(Error::invalid("--namespace must not be empty").into());
     }
     let settings = settings_from(args.settings_json.as_deref(), args.settings_path.as_deref())?;
     let user = match &args.service_account {
@@ -242,7 +241,7 @@ pub fn execute(args: &CheckArgs) -> CommandResult {
         .count()
         > 1
     {
-        return Err(anyhow!("`-` (standard input) can be read only once").into());
+        return Err(Error::invalid("`-` (standard input) can be read only once").into());
     }
 
     let parsed = read_and_parse(&args.paths)?;
@@ -293,7 +292,7 @@ pub fn execute(args: &CheckArgs) -> CommandResult {
         Output::Table => manifests::render_table(report, args.quiet),
         Output::Json => {
             let mut s = serde_json::to_string_pretty(&manifests::render_json(report))
-                .context("cannot write the JSON report")?;
+                .map_err(|e| Error::internal(format!("cannot write the JSON report: {e}")))?;
             s.push('\n');
             s
         }
@@ -304,14 +303,14 @@ pub fn execute(args: &CheckArgs) -> CommandResult {
     } else {
         std::io::stdout()
             .write_all(rendered.as_bytes())
-            .context("cannot write the report")?;
+            .map_err(|e| Error::io("cannot write the report", e))?;
     }
     if let Some(path) = &args.junit_file {
         std::fs::write(
             path,
             manifests::render_junit(report, "daemonset-csi-policy"),
         )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
     }
     if let Some(target) = &args.fix {
         write_fix(target, &parsed, &outcome.changes)?;

@@ -245,25 +245,29 @@ pub fn inspect(args: &InspectArgs) -> CommandResult {
         registry.pull_policy(&source)?.module
     } else {
         if args.manifest {
-            return Err(Failure::Error(anyhow::anyhow!(
+            return Err(Failure::Error(crate::Error::invalid(format!(
                 "--manifest needs a registry source, {} is a local file",
                 args.source
-            )));
+            ))));
         }
         read(Path::new(
             args.source.strip_prefix("file://").unwrap_or(&args.source),
         ))?
     };
     let Some(section) = crate::metadata::read_metadata_section(&module)? else {
-        return Err(Failure::Error(anyhow::anyhow!(
-            "{} has no io.kubewarden.metadata section: it is not annotated (run `annotate`), and policy-server would refuse it",
-            args.source
+        return Err(Failure::Error(crate::Error::new(
+            crate::ErrorKind::NotAnnotated,
+            format!(
+                "{} has no io.kubewarden.metadata section: it is not annotated (run `annotate`), and policy-server would refuse it",
+                args.source
+            ),
         )));
     };
     let value: serde_json::Value = serde_json::from_slice(&section).map_err(|e| {
-        Failure::Error(anyhow::anyhow!(
-            "the io.kubewarden.metadata section is not JSON: {e}"
-        ))
+        crate::Error::new(
+            crate::ErrorKind::InvalidModule,
+            format!("the io.kubewarden.metadata section is not JSON: {e}"),
+        )
     })?;
     let mut shown = value.clone();
     let usage = shown
@@ -274,22 +278,25 @@ pub fn inspect(args: &InspectArgs) -> CommandResult {
         InspectFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(if args.show_usage { &value } else { &shown })
-                .map_err(anyhow::Error::from)?
+                .map_err(|e| crate::Error::internal(e.to_string()))?
         ),
         InspectFormat::Yaml => print!(
             "{}",
             serde_yaml::to_string(if args.show_usage { &value } else { &shown })
-                .map_err(anyhow::Error::from)?
+                .map_err(|e| crate::Error::internal(e.to_string()))?
         ),
         InspectFormat::Text => {
             let metadata: crate::Metadata = serde_json::from_value(value.clone()).map_err(|e| {
-                anyhow::anyhow!("the io.kubewarden.metadata section is not policy metadata: {e}")
+                crate::Error::new(
+                    crate::ErrorKind::InvalidModule,
+                    format!("the io.kubewarden.metadata section is not policy metadata: {e}"),
+                )
             })?;
             print!("{}", crate::metadata::summary(&metadata));
-            if args.show_usage {
-                if let Some(usage) = usage.as_ref().and_then(serde_json::Value::as_str) {
-                    println!("\nUsage:\n{usage}");
-                }
+            if args.show_usage
+                && let Some(usage) = usage.as_ref().and_then(serde_json::Value::as_str)
+            {
+                println!("\nUsage:\n{usage}");
             }
         }
     }
@@ -307,15 +314,15 @@ pub fn artifacthub(args: &ArtifacthubArgs) -> CommandResult {
     } = args;
     let check = *check;
     let created_at = created_at.clone();
-    let metadata = read_text(&metadata)?;
+    let metadata = read_text(metadata)?;
     let questions = questions.as_deref().map(read_text).transpose()?;
-    let existing = std::fs::read_to_string(&output).ok();
+    let existing = std::fs::read_to_string(output).ok();
     let existing_created_at = existing.as_deref().and_then(artifacthub::created_at_of);
     let generate = |created_at: &str| {
         artifacthub::generate(&ArtifactHubInput {
             metadata: &metadata,
             questions: questions.as_deref(),
-            version: &version,
+            version,
             created_at,
         })
     };
@@ -356,7 +363,7 @@ pub fn artifacthub(args: &ArtifacthubArgs) -> CommandResult {
         }
     };
     let text = generate(&created_at)?;
-    write_atomically(&output, text.as_bytes())?;
+    write_atomically(output, text.as_bytes())?;
     eprintln!("wrote {}", output.display());
     Ok(Outcome::Accepted)
 }

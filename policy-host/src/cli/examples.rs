@@ -5,12 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{CommandResult, Outcome, require_valid_settings};
 use crate::input::{describe_request, read_request, read_settings_file};
-use crate::{HostOptions, PolicyModule};
+use crate::{Error, HostOptions, PolicyModule, Result, ResultExt as _};
 
 #[derive(Args, Debug)]
 #[command(
@@ -35,10 +34,9 @@ pub struct ExamplesArgs {
 
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .path();
+    let cannot_list = |e| Error::io(format!("cannot list {}", dir.display()), e);
+    for entry in std::fs::read_dir(dir).map_err(cannot_list)? {
+        let path = entry.map_err(cannot_list)?.path();
         if path.extension().is_some_and(|e| e == "json") && path.is_file() {
             files.push(path);
         }
@@ -65,7 +63,9 @@ pub fn execute(args: &ExamplesArgs) -> CommandResult {
 
     let files = json_files(&args.requests)?;
     if files.is_empty() {
-        return Err(anyhow::anyhow!("no *.json example in {}", args.requests.display()).into());
+        return Err(
+            Error::invalid(format!("no *.json example in {}", args.requests.display())).into(),
+        );
     }
     let (mut allowed, mut mutated, mut rejected) = (0, 0, 0);
     for file in &files {

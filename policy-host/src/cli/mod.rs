@@ -45,18 +45,18 @@ pub enum Failure {
     /// Several input errors, one line each (`FILE: document N: ...`).
     Inputs(Vec<String>),
     /// Anything else, with its context chain.
-    Error(anyhow::Error),
+    Error(crate::Error),
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
         Failure::Error(e)
     }
 }
 
 impl From<crate::oci::Error> for Failure {
     fn from(e: crate::oci::Error) -> Self {
-        Failure::Error(anyhow::Error::new(e))
+        Failure::Error(e.into())
     }
 }
 
@@ -142,12 +142,11 @@ pub fn execute(cli: Cli) -> CommandResult {
         Command::Reference { output } => {
             let text = reference::markdown(&command());
             match output {
-                Some(path) => std::fs::write(&path, text).map_err(|e| {
-                    Failure::Error(anyhow::anyhow!("cannot write {}: {e}", path.display()))
-                })?,
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| crate::Error::io(format!("cannot write {}", path.display()), e))?,
                 None => std::io::stdout()
                     .write_all(text.as_bytes())
-                    .map_err(|e| Failure::Error(anyhow::anyhow!("cannot write: {e}")))?,
+                    .map_err(|e| crate::Error::io("cannot write", e))?,
             }
             Ok(Outcome::Accepted)
         }
@@ -170,7 +169,7 @@ pub fn exit_code(result: CommandResult) -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
         Err(Failure::Error(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -186,7 +185,7 @@ pub(crate) fn settings_from(
     json: Option<&str>,
     path: Option<&std::path::Path>,
 ) -> Result<serde_json::Value, Failure> {
-    use anyhow::Context as _;
+    use crate::ResultExt as _;
     Ok(match (json, path) {
         (Some(json), _) => crate::input::parse_settings(json).context("--settings-json")?,
         (None, Some(path)) => crate::input::read_settings_file(path)?,
@@ -197,9 +196,9 @@ pub(crate) fn settings_from(
 /// `--timeout SECONDS` as a deadline (0 disables it).
 pub(crate) fn deadline(seconds: f64) -> Result<Option<std::time::Duration>, Failure> {
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(Failure::Error(anyhow::anyhow!(
-            "--timeout must be a non-negative number of seconds"
-        )));
+        return Err(
+            crate::Error::invalid("--timeout must be a non-negative number of seconds").into(),
+        );
     }
     Ok((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)))
 }

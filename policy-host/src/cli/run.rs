@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 use serde_json::Value;
 
@@ -61,7 +60,9 @@ pub fn execute(args: &RunArgs) -> CommandResult {
         let patched = apply_patch(&original, &response)?;
         eprintln!(
             "{}",
-            serde_json::to_string_pretty(&patched).context("cannot print the patched object")?
+            serde_json::to_string_pretty(&patched).map_err(|e| crate::Error::internal(format!(
+                "cannot print the patched object: {e}"
+            )))?
         );
     }
     Ok(if response.allowed {

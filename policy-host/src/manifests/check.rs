@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use crate::error::{Error, Result};
 use serde_json::{Value, json};
 
 use super::documents::{InputError, ParsedSource};
@@ -198,10 +198,14 @@ impl UserInfo {
     /// server authenticates a ServiceAccount token as), plus `groups`.
     pub fn service_account(namespaced_name: &str, groups: &[String]) -> Result<UserInfo> {
         let Some((ns, name)) = namespaced_name.split_once('/') else {
-            bail!("--service-account {namespaced_name:?}: expected namespace/name");
+            return Err(Error::invalid(format!(
+                "--service-account {namespaced_name:?}: expected namespace/name"
+            )));
         };
         if ns.is_empty() || name.is_empty() || name.contains('/') {
-            bail!("--service-account {namespaced_name:?}: expected namespace/name");
+            return Err(Error::invalid(format!(
+                "--service-account {namespaced_name:?}: expected namespace/name"
+            )));
         }
         let mut all = vec![
             "system:serviceaccounts".to_string(),
@@ -567,7 +571,7 @@ pub fn evaluate_all(
     });
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(anyhow!("the evaluation thread panicked"))))
+        .map(|r| r.unwrap_or_else(|| Err(Error::internal("the evaluation thread panicked"))))
         .collect()
 }
 

@@ -9,14 +9,28 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result, anyhow, bail};
 use json_patch::PatchOperation;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
 use super::documents::{Format, ParsedSource};
 use crate::AdmissionResponse;
+use crate::error::{Error, Result};
 use crate::response::apply_patch;
+
+/// An [`Error::invalid`] with a formatted message.
+macro_rules! invalid {
+    ($($arg:tt)*) => {
+        Error::invalid(format!($($arg)*))
+    };
+}
+
+/// Return an [`Error::invalid`] with a formatted message.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(invalid!($($arg)*))
+    };
+}
 
 /// The object the API server would store: the request's object with the
 /// patch applied, without the namespace the check wrote into it.
@@ -73,13 +87,13 @@ fn tokens(pointer: &str) -> Result<Vec<String>> {
 
 fn child_mut<'a>(value: &'a mut Yaml, token: &str) -> Result<&'a mut Yaml> {
     match value {
-        Yaml::Mapping(m) => m.get_mut(token).ok_or_else(|| anyhow!("no key {token:?}")),
+        Yaml::Mapping(m) => m.get_mut(token).ok_or_else(|| invalid!("no key {token:?}")),
         Yaml::Sequence(s) => {
             let i: usize = token
                 .parse()
-                .map_err(|_| anyhow!("{token:?} is not an index"))?;
+                .map_err(|_| invalid!("{token:?} is not an index"))?;
             s.get_mut(i)
-                .ok_or_else(|| anyhow!("index {i} out of range"))
+                .ok_or_else(|| invalid!("index {i} out of range"))
         }
         Yaml::Tagged(t) => child_mut(&mut t.value, token),
         _ => bail!("cannot descend into a scalar at {token:?}"),
@@ -102,7 +116,8 @@ pub fn apply_to_yaml(doc: &mut Yaml, ops: &[PatchOperation]) -> Result<()> {
         match op {
             PatchOperation::Add(o) => {
                 let path = tokens(&o.path.to_string())?;
-                let value = serde_yaml::to_value(&o.value).context("patch value")?;
+                let value =
+                    serde_yaml::to_value(&o.value).map_err(|e| Error::parse("patch value", &e))?;
                 let Some((last, parent)) = path.split_last() else {
                     *doc = value;
                     continue;
@@ -117,7 +132,7 @@ pub fn apply_to_yaml(doc: &mut Yaml, ops: &[PatchOperation]) -> Result<()> {
                         } else {
                             let i: usize = last
                                 .parse()
-                                .map_err(|_| anyhow!("{last:?} is not an index"))?;
+                                .map_err(|_| invalid!("{last:?} is not an index"))?;
                             if i > s.len() {
                                 bail!("index {i} out of range");
                             }
@@ -135,12 +150,12 @@ pub fn apply_to_yaml(doc: &mut Yaml, ops: &[PatchOperation]) -> Result<()> {
                 match parent_mut(doc, parent)? {
                     Yaml::Mapping(m) => {
                         m.shift_remove(last.as_str())
-                            .ok_or_else(|| anyhow!("no key {last:?}"))?;
+                            .ok_or_else(|| invalid!("no key {last:?}"))?;
                     }
                     Yaml::Sequence(s) => {
                         let i: usize = last
                             .parse()
-                            .map_err(|_| anyhow!("{last:?} is not an index"))?;
+                            .map_err(|_| invalid!("{last:?} is not an index"))?;
                         if i >= s.len() {
                             bail!("index {i} out of range");
                         }
@@ -151,7 +166,8 @@ pub fn apply_to_yaml(doc: &mut Yaml, ops: &[PatchOperation]) -> Result<()> {
             }
             PatchOperation::Replace(o) => {
                 let path = tokens(&o.path.to_string())?;
-                let value = serde_yaml::to_value(&o.value).context("patch value")?;
+                let value =
+                    serde_yaml::to_value(&o.value).map_err(|e| Error::parse("patch value", &e))?;
                 *parent_mut(doc, &path)? = value;
             }
             other => bail!(
@@ -173,7 +189,8 @@ fn patched_yaml(original: &Yaml, change: &Change) -> Result<Yaml> {
     {
         return Ok(yaml);
     }
-    serde_yaml::to_value(&change.patched).context("cannot convert the patched object to YAML")
+    serde_yaml::to_value(&change.patched)
+        .map_err(|e| Error::parse("cannot convert the patched object to YAML", &e))
 }
 
 /// The text of a source with its changes applied. With
@@ -213,7 +230,7 @@ pub fn render_fixed(
                     let slot = yaml
                         .get_mut("items")
                         .and_then(|items| items.get_mut(*i))
-                        .ok_or_else(|| anyhow!("document {}: no items[{i}]", doc.number))?;
+                        .ok_or_else(|| invalid!("document {}: no items[{i}]", doc.number))?;
                     *slot = patched_yaml(slot, change)?;
                 }
             }
@@ -221,8 +238,9 @@ pub fn render_fixed(
         match doc.format {
             Format::Yaml => {
                 out.push_str(&yaml_prefix(original));
-                let body = serde_yaml::to_string(&yaml)
-                    .with_context(|| format!("document {}: cannot write YAML", doc.number))?;
+                let body = serde_yaml::to_string(&yaml).map_err(|e| {
+                    Error::parse(format!("document {}: cannot write YAML", doc.number), &e)
+                })?;
                 out.push_str(&body);
                 if !body.ends_with('\n') {
                     out.push('\n');
@@ -235,7 +253,9 @@ pub fn render_fixed(
                     .or_else(|_| {
                         serde_json::to_value(&yaml).and_then(|v| serde_json::to_string_pretty(&v))
                     })
-                    .with_context(|| format!("document {}: cannot write JSON", doc.number))?;
+                    .map_err(|e| {
+                        Error::parse(format!("document {}: cannot write JSON", doc.number), &e)
+                    })?;
                 out.push_str(leading);
                 out.push_str(&body);
                 // Whitespace between values belongs to the next document.

@@ -5,15 +5,15 @@
 //! ```no_run
 //! use policy_host::PolicyModule;
 //! use policy_host::manifests::{self, OperationMode, RequestOptions, UserInfo};
-//! # fn main() -> anyhow::Result<()> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let module = PolicyModule::load("annotated-policy.wasm")?;
 //! let sources = manifests::read_sources(&["examples/manifests".to_string()])
-//!     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+//!     .map_err(|e| format!("{e:?}"))?;
 //! let parsed: Vec<_> = sources
 //!     .into_iter()
 //!     .map(manifests::parse_source)
 //!     .collect::<Result<_, _>>()
-//!     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+//!     .map_err(|e| format!("{e:?}"))?;
 //! let options = RequestOptions {
 //!     default_namespace: "default".into(),
 //!     user: UserInfo::user(None, &[]),
@@ -42,7 +42,6 @@ pub mod targets;
 
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 pub use check::{
@@ -58,6 +57,7 @@ pub use report::{
 pub use targets::Targets;
 
 use crate::PolicyModule;
+use crate::error::{Error, ErrorKind};
 
 /// Why a check could not produce a report.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub enum CheckError {
     /// Problems in the manifests (e.g. duplicate old objects).
     Input(Vec<InputError>),
     /// The host could not run the module.
-    Host(anyhow::Error),
+    Host(Error),
 }
 
 impl std::fmt::Display for CheckError {
@@ -75,15 +75,15 @@ impl std::fmt::Display for CheckError {
                 let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
                 f.write_str(&lines.join("\n"))
             }
-            CheckError::Host(e) => write!(f, "{e:#}"),
+            CheckError::Host(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for CheckError {}
 
-impl From<anyhow::Error> for CheckError {
-    fn from(e: anyhow::Error) -> Self {
+impl From<Error> for CheckError {
+    fn from(e: Error) -> Self {
         CheckError::Host(e)
     }
 }
@@ -107,7 +107,10 @@ pub fn check(
     jobs: usize,
 ) -> Result<Outcome, CheckError> {
     let metadata = module.metadata().ok_or_else(|| {
-        anyhow!("the module has no metadata: the kinds it evaluates are unknown (annotate it)")
+        Error::new(
+            ErrorKind::NotAnnotated,
+            "the module has no metadata: the kinds it evaluates are unknown (annotate it)",
+        )
     })?;
     let targets = Targets::from_metadata(metadata);
 
