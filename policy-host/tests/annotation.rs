@@ -122,7 +122,10 @@ fn policy_annotation_matches_metadata_yml_and_readme() {
     expected.protocol_version = Some(ProtocolVersion::V1);
     let mut annotations = expected.annotations();
     annotations.insert(ANNOTATION_USAGE.into(), readme);
-    annotations.insert(ANNOTATION_KWCTL.into(), policy_host::annotate::tool_version());
+    annotations.insert(
+        ANNOTATION_KWCTL.into(),
+        policy_host::annotate::tool_version(),
+    );
     expected.annotations = Some(annotations);
 
     assert_eq!(

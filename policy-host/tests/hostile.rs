@@ -92,7 +92,8 @@ fn every_fuzz_reproducer_gets_an_answer() {
 fn a_five_megabyte_daemonset_gets_an_answer() {
     let root = common::repo_root();
     let mut request: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("test_data/requests/daemonset-fluent-bit.json")).expect("read"),
+        &std::fs::read_to_string(root.join("test_data/requests/daemonset-fluent-bit.json"))
+            .expect("read"),
     )
     .expect("json");
     let pod = &mut request["object"]["spec"]["template"]["spec"];
@@ -117,7 +118,8 @@ fn a_five_megabyte_daemonset_gets_an_answer() {
 fn deeply_nested_json_gets_an_answer() {
     let root = common::repo_root();
     let fixture =
-        std::fs::read_to_string(root.join("test_data/requests/daemonset-no-hostpath.json")).expect("read");
+        std::fs::read_to_string(root.join("test_data/requests/daemonset-no-hostpath.json"))
+            .expect("read");
     for depth in [100, 120, 10_000, 1_000_000] {
         let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         let text = fixture.replacen(
@@ -137,7 +139,8 @@ fn deeply_nested_json_gets_an_answer() {
 #[test]
 fn invalid_utf8_and_broken_payloads_are_rejected_with_a_reason() {
     let root = common::repo_root();
-    let mut bytes = std::fs::read(root.join("test_data/requests/daemonset-fluent-bit.json")).expect("read");
+    let mut bytes =
+        std::fs::read(root.join("test_data/requests/daemonset-fluent-bit.json")).expect("read");
     let at = bytes
         .windows(8)
         .position(|w| w == b"/var/log")
@@ -169,8 +172,10 @@ fn invalid_utf8_and_broken_payloads_are_rejected_with_a_reason() {
 fn wrong_types_in_every_field_the_policy_reads_are_rejected() {
     let root = common::repo_root();
     let request: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("test_data/requests/daemonset-fluent-bit-rw-varlog.json"))
-            .expect("read"),
+        &std::fs::read_to_string(
+            root.join("test_data/requests/daemonset-fluent-bit-rw-varlog.json"),
+        )
+        .expect("read"),
     )
     .expect("json");
     let pointers = [
