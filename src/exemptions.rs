@@ -93,6 +93,8 @@ pub fn matching(exemptions: &Exemptions, who: &Requester<'_>) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
 
     fn exemptions() -> Exemptions {
@@ -105,58 +107,59 @@ mod tests {
         }
     }
 
-    #[test]
-    fn namespaces_only_exempt_namespaced_objects() {
-        let who = Requester {
-            namespace: "kube-system",
-            namespaced: true,
-            ..Default::default()
-        };
-        assert!(matching(&exemptions(), &who).is_some());
-        let cluster_scoped = Requester {
-            namespace: "kube-system",
-            namespaced: false,
-            ..Default::default()
-        };
-        assert!(matching(&exemptions(), &cluster_scoped).is_none());
+    /// A namespaced requester (a DaemonSet) when `namespace` is not empty.
+    fn who<'a>(namespace: &'a str, name: &'a str, username: &'a str) -> Requester<'a> {
+        Requester {
+            namespace,
+            name,
+            namespaced: !namespace.is_empty(),
+            username,
+            groups: &[],
+        }
+    }
+
+    #[rstest]
+    #[case::namespace(who("kube-system", "", ""), Some("exemptions.namespaces[0]"))]
+    #[case::namespace_of_a_cluster_scoped_object(
+        Requester { namespaced: false, ..who("kube-system", "", "") },
+        None
+    )]
+    #[case::qualified_name(who("logging", "fluent-bit", ""), Some("exemptions.names[0]"))]
+    #[case::name_in_another_namespace(who("default", "fluent-bit", ""), None)]
+    #[case::cluster_scoped_name(who("", "legacy-gp2", ""), Some("exemptions.names[1]"))]
+    #[case::user(who("", "", "admin@example.com"), Some("exemptions.users[0]"))]
+    #[case::service_account(
+        who("", "", "system:serviceaccount:argocd:argocd-application-controller"),
+        Some("exemptions.serviceAccounts[0]")
+    )]
+    #[case::service_account_impostor(
+        who("", "", "system:serviceaccount:argocd:argocd-application-controller:x"),
+        None
+    )]
+    #[case::nobody(who("default", "x", "mallory@example.com"), None)]
+    fn matches_name_the_exemption(#[case] who: Requester<'_>, #[case] expected: Option<&str>) {
+        let hit = matching(&exemptions(), &who);
+        match expected {
+            Some(prefix) => assert!(
+                hit.as_deref().is_some_and(|h| h.starts_with(prefix)),
+                "{hit:?}"
+            ),
+            None => assert_eq!(hit, None),
+        }
     }
 
     #[test]
-    fn names_are_qualified_for_namespaced_objects() {
-        let ds = Requester {
-            namespace: "logging",
-            name: "fluent-bit",
-            namespaced: true,
-            ..Default::default()
-        };
-        assert!(matching(&exemptions(), &ds).is_some());
-        let other_ns = Requester {
-            namespace: "default",
-            name: "fluent-bit",
-            namespaced: true,
-            ..Default::default()
-        };
-        assert!(matching(&exemptions(), &other_ns).is_none());
-        let sc = Requester {
-            name: "legacy-gp2",
-            ..Default::default()
-        };
-        assert!(matching(&exemptions(), &sc).is_some());
-    }
-
-    #[test]
-    fn service_accounts_match_their_username() {
+    fn groups_match_any_of_the_requesters() {
+        let groups = [
+            "system:authenticated".to_string(),
+            "platform-admins".to_string(),
+        ];
         let who = Requester {
-            username: "system:serviceaccount:argocd:argocd-application-controller",
+            groups: &groups,
             ..Default::default()
         };
         let hit = matching(&exemptions(), &who).unwrap_or_default();
-        assert!(hit.starts_with("exemptions.serviceAccounts[0]"), "{hit}");
-        let impostor = Requester {
-            username: "system:serviceaccount:argocd:argocd-application-controller:x",
-            ..Default::default()
-        };
-        assert!(matching(&exemptions(), &impostor).is_none());
+        assert!(hit.starts_with("exemptions.groups[0]"), "{hit}");
     }
 
     #[test]

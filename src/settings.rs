@@ -160,26 +160,24 @@ pub struct ForbiddenToleration {
     pub effect: Option<String>,
 }
 
-/// An allowed toleration: unset fields match anything.
+/// A toleration in the settings, as an allowed pattern or a required
+/// toleration (the two read the unset fields differently).
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct TolerationPattern {
+pub struct TolerationEntry {
     pub key: String,
+    /// `Equal` or `Exists`.
     pub operator: Option<String>,
     pub value: Option<String>,
     pub effect: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct RequiredToleration {
-    pub key: String,
-    /// `Equal` (default) or `Exists`.
-    pub operator: Option<String>,
-    pub value: Option<String>,
-    /// Empty or absent: every effect.
-    pub effect: Option<String>,
-}
+/// An allowed toleration: unset fields match anything.
+pub type TolerationPattern = TolerationEntry;
+
+/// A toleration every DaemonSet must carry: an unset operator is `Equal`, an
+/// empty or absent effect is every effect.
+pub type RequiredToleration = TolerationEntry;
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]

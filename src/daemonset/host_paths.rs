@@ -606,54 +606,51 @@ mod tests {
         );
     }
 
-    #[test]
-    fn host_path_type_must_be_listed() {
-        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+    #[rstest]
+    #[case::host_path_type_must_be_listed(
+        "daemonset-fluent-bit.json",
+        json!([
             {"pathPrefix": "/var/log", "readOnly": true},
             {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
             {"pathPrefix": "/etc/machine-id", "readOnly": true, "types": ["Directory"]}
-        ]}}});
-        let response = run("daemonset-fluent-bit.json", settings);
-        assert_rejected(
-            &response,
-            &["volumes[3].hostPath.type=\"File\": type not allowed under /etc/machine-id"],
-        );
-    }
-
-    #[test]
-    fn ephemeral_containers_and_second_mounts_count() {
-        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+        ]),
+        1,
+        &["volumes[3].hostPath.type=\"File\": type not allowed under /etc/machine-id"]
+    )]
+    #[case::ephemeral_containers_and_second_mounts_count(
+        "daemonset-ephemeral-container-rw.json",
+        json!([
             {"pathPrefix": "/var/log", "readOnly": true},
             {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
             {"pathPrefix": "/run/promtail"}
-        ]}}});
-        let response = run("daemonset-ephemeral-container-rw.json", settings);
-        assert_violations(
-            &response,
-            2,
-            &[
-                "spec.template.spec.containers[0].volumeMounts[3].readOnly",
-                "spec.template.spec.ephemeralContainers[0].volumeMounts[0].readOnly",
-            ],
-        );
-    }
-
-    #[test]
-    fn sub_path_expressions_cannot_be_judged() {
-        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+        ]),
+        2,
+        &[
+            "spec.template.spec.containers[0].volumeMounts[3].readOnly",
+            "spec.template.spec.ephemeralContainers[0].volumeMounts[0].readOnly",
+        ]
+    )]
+    #[case::sub_path_expressions_cannot_be_judged(
+        "daemonset-subpath.json",
+        json!([
             {"pathPrefix": "/var/log", "readOnly": true},
             {"pathPrefix": "/var/lib/vector"}
-        ]}}});
-        let response = run("daemonset-subpath.json", settings);
-        assert_violations(
-            &response,
-            3,
-            &[
-                "containers[0].volumeMounts[2].readOnly=unset",
-                "containers[0].volumeMounts[3].subPathExpr=\"$(POD_NAME)\"",
-                "containers[0].volumeMounts[4].subPathExpr",
-            ],
-        );
+        ]),
+        3,
+        &[
+            "containers[0].volumeMounts[2].readOnly=unset",
+            "containers[0].volumeMounts[3].subPathExpr=\"$(POD_NAME)\"",
+            "containers[0].volumeMounts[4].subPathExpr",
+        ]
+    )]
+    fn mounts_of_allowed_prefixes_are_judged(
+        #[case] fixture: &str,
+        #[case] allowed: Value,
+        #[case] count: usize,
+        #[case] fragments: &[&str],
+    ) {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}}});
+        assert_violations(&run(fixture, settings), count, fragments);
     }
 
     #[test]
