@@ -54,6 +54,19 @@ fn typed<'a, T>(
     picked
 }
 
+/// The child `parent[key]` as `pick` reads it: `None` when unset,
+/// `Some(None)` when of another type (then reported as not `expected`).
+fn child<'a, T>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    expected: &str,
+    pick: impl FnOnce(&'a Value) -> Option<T>,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Option<Option<T>> {
+    get(parent, key).map(|value| typed(value, expected, pick, path, findings))
+}
+
 /// A child object; `None` when unset or of the wrong type (then reported).
 pub fn object<'a>(
     parent: &'a Map<String, Value>,
@@ -61,7 +74,7 @@ pub fn object<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Option<&'a Map<String, Value>> {
-    item(get(parent, key)?, path, findings)
+    child(parent, key, "an object", Value::as_object, path, findings).flatten()
 }
 
 /// A child list; empty when unset or of the wrong type (then reported).
@@ -71,16 +84,9 @@ pub fn list<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> &'a [Value] {
-    get(parent, key)
-        .and_then(|v| {
-            typed(
-                v,
-                "a list",
-                |v| v.as_array().map(Vec::as_slice),
-                path,
-                findings,
-            )
-        })
+    let as_slice = |v: &'a Value| v.as_array().map(Vec::as_slice);
+    child(parent, key, "a list", as_slice, path, findings)
+        .flatten()
         .unwrap_or(&[])
 }
 
@@ -134,8 +140,8 @@ pub fn string<'a>(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Result<Option<&'a str>, Reported> {
-    get(parent, key)
-        .map(|v| typed(v, "a string", Value::as_str, path, findings).ok_or(Reported))
+    child(parent, key, "a string", Value::as_str, path, findings)
+        .map(|picked| picked.ok_or(Reported))
         .transpose()
 }
 
