@@ -59,9 +59,12 @@ struct AdmissionRequest<'a> {
     namespace: Option<String>,
     user_info: UserInfo,
     object: Value,
-    /// Kept raw: only StorageClass and CSIDriver UPDATEs read it.
+    /// Kept raw: only UPDATEs read it.
     #[serde(borrow)]
     old_object: Option<&'a RawValue>,
+    /// `status`, `scale`, ...: a subresource request changes no field the
+    /// policy judges.
+    sub_resource: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -120,6 +123,16 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     let Some(operation) = Operation::judged(request.operation.as_deref()) else {
         return accept(Vec::new(), None);
     };
+    // `daemonsets/status` and the like cannot change the pod template or a
+    // storage object's spec (the API server's status strategies reset
+    // everything else), so they are let through without being read.
+    if request
+        .sub_resource
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        return accept(Vec::new(), None);
+    }
     let settings = payload.settings.map_or("{}", RawValue::get);
     let sections = policy::Sections {
         daemon_sets: target == Target::DaemonSet,
@@ -196,21 +209,37 @@ fn evaluate(
     }
     // On UPDATE, an unreadable old object only means nothing is known to be
     // unchanged: judge everything, as on CREATE.
-    let old_value: Option<Value> = match (operation, target, old_object) {
-        (Operation::Update, Target::StorageClass | Target::CsiDriver, Some(raw)) => {
-            serde_json::from_str(raw.get()).ok()
-        }
+    let old_value: Option<Value> = match (operation, old_object) {
+        (Operation::Update, Some(raw)) => serde_json::from_str(raw.get()).ok(),
         _ => None,
     };
     let old = match &old_value {
         Some(Value::Object(map)) => Some(map),
         _ => None,
     };
+    if let Some(old) = old
+        && being_deleted(old)
+        && judged_fields_unchanged(target, &object, old)
+    {
+        return accept(
+            vec![format!(
+                "{} {} is being deleted and this update changes no judged field: not checked",
+                target.name(),
+                display_name(&requester)
+            )],
+            None,
+        );
+    }
     let (findings, mode) = match target {
-        Target::DaemonSet => (
-            daemonset::evaluate(&mut object, &policy.daemon_sets, &policy.drivers),
-            policy.daemon_sets.mode,
-        ),
+        Target::DaemonSet => {
+            let unchanged_template =
+                old.is_some_and(|old| judged_fields_unchanged(target, &object, old));
+            let findings = daemonset::evaluate(&mut object, &policy.daemon_sets, &policy.drivers);
+            if unchanged_template {
+                return unchanged_template_verdict(findings);
+            }
+            (findings, policy.daemon_sets.mode)
+        }
         Target::StorageClass => (
             storage_class::evaluate(
                 &mut object,
@@ -227,6 +256,72 @@ fn evaluate(
         ),
     };
     verdict(target, &requester, findings, mode, object)
+}
+
+/// True when the stored object carries `metadata.deletionTimestamp`: the
+/// API server then only lets finalizers (and other metadata) change until
+/// the garbage collector removes it; blocking those updates would leave it
+/// Terminating for ever.
+fn being_deleted(old: &Map<String, Value>) -> bool {
+    old.get("metadata")
+        .and_then(|m| m.get("deletionTimestamp"))
+        .is_some_and(|t| !t.is_null())
+}
+
+/// True when an UPDATE leaves what the rules of `target` read as it was:
+/// a DaemonSet's pod template spec (every DaemonSet rule judges
+/// `spec.template.spec`), and for storage objects everything but status
+/// and the metadata the API server and controllers maintain (name, labels
+/// and annotations count: rules read the default-class annotation).
+fn judged_fields_unchanged(
+    target: Target,
+    object: &Map<String, Value>,
+    old: &Map<String, Value>,
+) -> bool {
+    match target {
+        Target::DaemonSet => template_spec(object) == template_spec(old),
+        Target::StorageClass | Target::CsiDriver => {
+            object
+                .keys()
+                .chain(old.keys())
+                .filter(|k| !matches!(k.as_str(), "metadata" | "status"))
+                .all(|k| object.get(k) == old.get(k))
+                && ["name", "labels", "annotations"]
+                    .iter()
+                    .all(|k| metadata_field(object, k) == metadata_field(old, k))
+        }
+    }
+}
+
+fn template_spec(object: &Map<String, Value>) -> Option<&Value> {
+    object.get("spec")?.pointer("/template/spec")
+}
+
+fn metadata_field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get("metadata")?.get(key)
+}
+
+/// A DaemonSet UPDATE that leaves `spec.template.spec` as it was: Pod
+/// Security Admission exempts such updates (scaling, relabelling, a
+/// rollout restart annotation lives in the template metadata), so a
+/// DaemonSet admitted before the policy (or before a tightening) keeps
+/// working. The violations are reported as warnings and nothing is
+/// mutated: a mutation would change the template and roll every pod.
+fn unchanged_template_verdict(findings: Findings) -> ValidationResponse {
+    let Findings {
+        violations,
+        mutation_notes,
+    } = findings;
+    let mut warnings: Vec<String> = violations
+        .iter()
+        .map(|v| v.unchanged_template_warning())
+        .collect();
+    warnings.extend(
+        mutation_notes
+            .into_iter()
+            .map(|n| format!("not mutated (pod template unchanged): {n}")),
+    );
+    accept(warnings, None)
 }
 
 fn metadata_str(object: &Map<String, Value>, key: &str) -> Option<String> {
@@ -492,5 +587,103 @@ mod tests {
         let settings = json!({"storageClasses": {"mode": "warn"}, "csiDrivers": {"mode": "warn"}});
         assert!(run("storageclass-gce-pd-intree.json", settings.clone()).accepted);
         assert!(run("csidriver-unapproved-ephemeral.json", settings).accepted);
+    }
+
+    #[rstest]
+    #[case::daemonset_status("daemonset-node-exporter-relabel.json", "status")]
+    #[case::storageclass_anything("storageclass-gce-pd-intree.json", "status")]
+    #[case::csidriver_anything("csidriver-unapproved-ephemeral.json", "status")]
+    fn subresource_requests_pass_untouched(#[case] name: &str, #[case] sub_resource: &str) {
+        let mut request = fixture(name);
+        request["subResource"] = json!(sub_resource);
+        assert_accepted_untouched(&evaluate(&request, json!({})));
+    }
+
+    #[test]
+    fn an_empty_subresource_is_the_object_itself() {
+        let mut request = fixture("daemonset-node-name.json");
+        request["subResource"] = json!("");
+        assert!(!evaluate(&request, json!({})).accepted);
+    }
+
+    #[test]
+    fn finalizer_removal_while_deleting_is_accepted() {
+        let response = run("daemonset-node-exporter-finalizer-removal.json", json!({}));
+        assert_accepted_untouched(&response);
+        assert!(
+            warnings(&response)[0]
+                .ends_with("is being deleted and this update changes no judged field: not checked"),
+            "{:?}",
+            response.warnings
+        );
+    }
+
+    #[rstest]
+    #[case::storage_class("storageclass-gce-pd-intree.json")]
+    #[case::csi_driver("csidriver-unapproved-ephemeral.json")]
+    fn storage_objects_being_deleted_pass_metadata_updates(#[case] name: &str) {
+        let mut request = fixture(name);
+        let mut old = request["object"].clone();
+        old["metadata"]["deletionTimestamp"] = json!("2025-06-02T09:14:51Z");
+        old["metadata"]["finalizers"] = json!(["kubernetes.io/pv-protection"]);
+        let mut new = old.clone();
+        new["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("finalizers"));
+        request["operation"] = json!("UPDATE");
+        request["object"] = new;
+        request["oldObject"] = old;
+        assert_accepted_untouched(&evaluate(&request, json!({})));
+    }
+
+    #[test]
+    fn deleting_does_not_excuse_a_changed_template() {
+        let mut request = fixture("daemonset-node-exporter-finalizer-removal.json");
+        request["object"]["spec"]["template"]["spec"]["volumes"][0]["hostPath"]["path"] =
+            json!("/opt/agent");
+        assert!(!evaluate(&request, json!({})).accepted);
+    }
+
+    #[test]
+    fn unchanged_templates_are_warned_not_enforced_nor_mutated() {
+        let settings = json!({"daemonSets": {"tolerations": {"mutate": true,
+            "required": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}}});
+        let mut request = fixture("daemonset-node-exporter-relabel.json");
+        for object in ["object", "oldObject"] {
+            request[object]["spec"]["template"]["spec"]
+                .as_object_mut()
+                .map(|pod| pod.remove("tolerations"));
+        }
+        let response = evaluate(&request, settings.clone());
+        assert_accepted_untouched(&response);
+        let warnings = warnings(&response);
+        assert!(
+            warnings.iter().any(|w| w.starts_with(
+                "policy violation (pod template unchanged, not enforced): spec.template.spec.volumes[2].hostPath.path"
+            )),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("not mutated (pod template unchanged): ")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .filter_map(|w| Violation::parse_warning(w))
+                .count()
+                >= 2
+        );
+        // The same template as a CREATE, or with a changed template, is judged.
+        request["operation"] = json!("CREATE");
+        request["oldObject"] = Value::Null;
+        assert!(!evaluate(&request, settings.clone()).accepted);
+        request["operation"] = json!("UPDATE");
+        request["oldObject"] = request["object"].clone();
+        request["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("quay.io/prometheus/node-exporter:v1.9.0");
+        assert!(!evaluate(&request, settings).accepted);
     }
 }

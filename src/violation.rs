@@ -40,6 +40,12 @@ const HEADER: &str = " violates the policy (";
 /// Before each violation a warn-mode evaluation turns into a warning.
 pub const WARN_MODE_PREFIX: &str = "policy violation (warn mode): ";
 
+/// Prefix of a violation found in a DaemonSet UPDATE that leaves the pod
+/// template unchanged: reported, not enforced (as Pod Security Admission
+/// exempts such updates).
+pub const UNCHANGED_TEMPLATE_PREFIX: &str =
+    "policy violation (pod template unchanged, not enforced): ";
+
 /// Values that are not JSON: summaries of containers and absent fields.
 const LITERAL_VALUES: &[&str] = &["{...}", "missing", "unset"];
 
@@ -78,6 +84,11 @@ impl Violation {
         format!("{WARN_MODE_PREFIX}{self}")
     }
 
+    /// The warning of a violation in an unchanged pod template.
+    pub fn unchanged_template_warning(&self) -> String {
+        format!("{UNCHANGED_TEMPLATE_PREFIX}{self}")
+    }
+
     /// Reads back one rendered violation, `path=value: reason [rule]`.
     pub fn parse(text: &str) -> Option<Self> {
         let (path, rest) = text.split_once('=')?;
@@ -94,7 +105,10 @@ impl Violation {
 
     /// Reads back one warn-mode warning (see [`Violation::warning`]).
     pub fn parse_warning(warning: &str) -> Option<Self> {
-        Self::parse(warning.strip_prefix(WARN_MODE_PREFIX)?)
+        let listed = warning
+            .strip_prefix(WARN_MODE_PREFIX)
+            .or_else(|| warning.strip_prefix(UNCHANGED_TEMPLATE_PREFIX))?;
+        Self::parse(listed)
     }
 }
 

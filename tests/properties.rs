@@ -504,6 +504,41 @@ fn regression_var_run_k3s_containerd() {
     assert!(!r.accepted, "k3s containerd socket accepted: {r:?}");
 }
 
+/// Fixed (issue 11, item 10): a DaemonSet being deleted was judged whole on
+/// the garbage collector's finalizer removal, so one that predated the
+/// policy stayed Terminating for ever.
+#[test]
+fn regression_deletion_finalizer_removal() {
+    let r = validate(&regression("deletion-finalizer-removal.json"));
+    assert!(r.accepted && r.mutated_object.is_none(), "{r:?}");
+}
+
+/// Fixed (issue 11, item 11): an UPDATE that only relabels a DaemonSet was
+/// judged whole; now its violations are warnings and nothing is mutated.
+#[test]
+fn regression_unchanged_template_relabel() {
+    let r = validate(&regression("unchanged-template-relabel.json"));
+    assert!(r.accepted && r.mutated_object.is_none(), "{r:?}");
+    let warned = r.warnings.unwrap_or_default();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with(daemonset_csi_policy::violation::UNCHANGED_TEMPLATE_PREFIX)),
+        "{warned:?}"
+    );
+}
+
+/// Fixed (issue 11, item 11): a `status` subresource request was judged as
+/// the whole object.
+#[test]
+fn regression_subresource_status() {
+    let r = validate(&regression("subresource-status.json"));
+    assert!(
+        r.accepted && r.mutated_object.is_none() && r.warnings.is_none(),
+        "{r:?}"
+    );
+}
+
 proptest! {
     #![proptest_config(config(64))]
 

@@ -18,7 +18,9 @@ use daemonset_csi_policy::rules;
 use daemonset_csi_policy::settings::{
     AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, Mode, Settings,
 };
-use daemonset_csi_policy::violation::{Rejection, Violation, WARN_MODE_PREFIX};
+use daemonset_csi_policy::violation::{
+    Rejection, UNCHANGED_TEMPLATE_PREFIX, Violation, WARN_MODE_PREFIX,
+};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::{Map, Value};
 
@@ -114,7 +116,7 @@ pub fn verdict(r: &ValidationResponse) -> Verdict {
     violations.sort();
     let mut notes: Vec<String> = warnings(r)
         .iter()
-        .filter(|w| !w.starts_with(WARN_MODE_PREFIX))
+        .filter(|w| !w.starts_with(WARN_MODE_PREFIX) && !w.starts_with(UNCHANGED_TEMPLATE_PREFIX))
         .map(|w| {
             if w.contains(" exempted by exemptions.") {
                 "exempted".to_string()
@@ -186,7 +188,27 @@ pub fn check_shape(case: &Case, r: &ValidationResponse) -> Outcome {
     if case.operation == "DELETE" && !r.accepted {
         return Err("DELETE rejected".into());
     }
+    if case.kind == Kind::DaemonSet && unchanged_pod_template(case) {
+        if !r.accepted {
+            return Err("UPDATE with an unchanged pod template rejected".into());
+        }
+        if r.mutated_object.is_some() {
+            return Err("UPDATE with an unchanged pod template mutated".into());
+        }
+    }
     Ok(())
+}
+
+/// A DaemonSet UPDATE whose readable oldObject has the same
+/// `spec.template.spec` (missing in both counts as the same): accepted
+/// with the violations as warnings, never mutated (Pod Security
+/// Admission's exemption for updates that leave the pod spec alone).
+pub fn unchanged_pod_template(case: &Case) -> bool {
+    case.operation == "UPDATE"
+        && case.old_object.is_object()
+        && case.object.is_object()
+        && case.object.pointer("/spec/template/spec")
+            == case.old_object.pointer("/spec/template/spec")
 }
 
 // ---------------------------------------------------------------------------
@@ -981,6 +1003,11 @@ pub fn check_semantics_tolerating(
     let settings = parsed_settings(case)?;
     let object = r.mutated_object.as_ref().unwrap_or(&case.object);
     let update = case.operation == "UPDATE" && case.old_object.is_object();
+    // An UPDATE that leaves the pod template as it was is accepted by
+    // design (check_shape holds it to warnings and no mutation).
+    if case.kind == Kind::DaemonSet && unchanged_pod_template(case) {
+        return Ok(());
+    }
     match case.kind {
         Kind::DaemonSet if settings.daemon_sets.mode == Mode::Enforce => {
             check_accepted_daemon_set(&settings, object)
