@@ -78,7 +78,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAMESPACE/NAME")]
     service_account: Option<String>,
     /// Operation of every request; UPDATE sends each object as the update of
-    /// itself (oldObject = object)
+    /// itself (oldObject = object): as in a cluster, a DaemonSet whose pod
+    /// template is unchanged is then accepted with its violations as
+    /// warnings (use --old to check a change)
     #[arg(
         long,
         value_enum,
