@@ -5,6 +5,7 @@ use crate::glob::{DriverGlob, any_matches};
 use crate::rules;
 use crate::settings::{CsiDriverSettings, Mode};
 use crate::settings_errors::SettingErrors;
+use crate::storage::token_requests::TokenRequestRules;
 
 /// In-tree provisioners and the CSI driver each one migrates to.
 pub const IN_TREE_TO_CSI: &[(&str, &str)] = &[
@@ -33,6 +34,8 @@ pub struct DriverRules {
     pub mode: Mode,
     allowed: Option<Vec<DriverGlob>>,
     ephemeral_allowed: Vec<DriverGlob>,
+    /// Judged on CSIDriver objects only.
+    pub token_requests: TokenRequestRules,
 }
 
 fn compile_list(list: &[String], path: &str, errors: &mut SettingErrors) -> Vec<DriverGlob> {
@@ -72,10 +75,12 @@ impl DriverRules {
                 }
             }
         }
+        let token_requests = TokenRequestRules::compile(&settings.token_requests, errors);
         Self {
             mode: settings.mode,
             allowed,
             ephemeral_allowed,
+            token_requests,
         }
     }
 

@@ -152,8 +152,8 @@ pub fn boolean(
     path: impl FnOnce() -> String,
     findings: &mut Findings,
 ) -> Result<Option<bool>, Reported> {
-    get(parent, key)
-        .map(|v| typed(v, "a boolean", Value::as_bool, path, findings).ok_or(Reported))
+    child(parent, key, "a boolean", Value::as_bool, path, findings)
+        .map(|picked| picked.ok_or(Reported))
         .transpose()
 }
 

@@ -20,6 +20,8 @@ pub const ALLOW_NODE_NAME: &str = "daemonSets.allowNodeName";
 /// names and inline CSI volumes of DaemonSets.
 pub const CSI_DRIVERS_ALLOWED: &str = "csiDrivers.allowed";
 pub const CSI_DRIVERS_EPHEMERAL_ALLOWED: &str = "csiDrivers.ephemeralAllowed";
+pub const TOKEN_REQUESTS_ALLOWED: &str = "csiDrivers.tokenRequests.allowed";
+pub const TOKEN_REQUESTS_IN_SECRETS: &str = "csiDrivers.tokenRequests.requireTokenInSecrets";
 
 pub const ALLOW_IN_TREE_PROVISIONERS: &str = "storageClasses.allowInTreeProvisioners";
 pub const ALLOW_NO_PROVISIONER: &str = "storageClasses.allowNoProvisioner";
@@ -43,6 +45,8 @@ pub const ALL: &[&str] = &[
     ALLOW_NODE_NAME,
     CSI_DRIVERS_ALLOWED,
     CSI_DRIVERS_EPHEMERAL_ALLOWED,
+    TOKEN_REQUESTS_ALLOWED,
+    TOKEN_REQUESTS_IN_SECRETS,
     ALLOW_IN_TREE_PROVISIONERS,
     ALLOW_NO_PROVISIONER,
     PARAMETERS,

@@ -57,6 +57,39 @@ pub struct CsiDriverSettings {
     pub allowed: Option<Vec<String>>,
     /// Drivers that may declare `volumeLifecycleModes: [Ephemeral]`.
     pub ephemeral_allowed: Vec<String>,
+    /// The ServiceAccount tokens kubelet mints for drivers
+    /// (`CSIDriver.spec.tokenRequests`).
+    pub token_requests: TokenRequestSettings,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequestSettings {
+    /// Audiences each driver (glob) may request tokens for; a driver no
+    /// entry matches may request none.
+    pub allowed: Vec<TokenAudiences>,
+    /// With `tokenRequests` set, require `serviceAccountTokenInSecrets:
+    /// true` (Kubernetes 1.35+): tokens then travel in the CSI `secrets`
+    /// field, which drivers do not log, instead of `volume_context`.
+    pub require_token_in_secrets: bool,
+}
+
+impl Default for TokenRequestSettings {
+    fn default() -> Self {
+        Self {
+            allowed: Vec::new(),
+            require_token_in_secrets: true,
+        }
+    }
+}
+
+/// The token audiences of the drivers one glob names.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenAudiences {
+    pub driver: String,
+    /// Exact audiences; `""` is the kube-apiserver's own audience.
+    pub audiences: Vec<String>,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]

@@ -504,6 +504,18 @@ fn regression_var_run_k3s_containerd() {
     assert!(!r.accepted, "k3s containerd socket accepted: {r:?}");
 }
 
+/// Fixed (issue 14, item 2): `CSIDriver.spec.tokenRequests` was not read,
+/// so a driver could request tokens for the kube-apiserver's own audience.
+#[test]
+fn regression_csidriver_apiserver_token_audience() {
+    let r = validate(&regression("csidriver-apiserver-token-audience.json"));
+    assert!(!r.accepted, "{r:?}");
+    assert!(
+        r.message.unwrap_or_default().contains("[csiDrivers.tokenRequests.allowed]"),
+        "names the rule"
+    );
+}
+
 /// Fixed (issue 11, item 10): a DaemonSet being deleted was judged whole on
 /// the garbage collector's finalizer removal, so one that predated the
 /// policy stayed Terminating for ever.

@@ -40,6 +40,7 @@ pub fn evaluate(
             format!("inline ephemeral volumes of {name} are not allowed"),
         ));
     }
+    rules.token_requests.check(name, driver, old, &mut findings);
     findings
 }
 
@@ -90,7 +91,10 @@ mod tests {
     use crate::test_support::*;
 
     fn settings() -> serde_json::Value {
-        json!({"csiDrivers": {"allowed": ["ebs.csi.aws.com", "secrets-store.csi.k8s.io"], "ephemeralAllowed": ["secrets-store.csi.k8s.io"]}})
+        json!({"csiDrivers": {"allowed": ["ebs.csi.aws.com", "secrets-store.csi.k8s.io"], "ephemeralAllowed": ["secrets-store.csi.k8s.io"],
+            "tokenRequests": {"requireTokenInSecrets": false, "allowed": [
+                {"driver": "secrets-store.csi.k8s.io", "audiences": ["api://AzureADTokenExchange"]},
+                {"driver": "evil.csi.attacker.io", "audiences": ["https://kubernetes.default.svc.cluster.local"]}]}}})
     }
 
     #[test]

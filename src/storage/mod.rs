@@ -5,3 +5,4 @@ pub mod csi_driver;
 pub mod parameters;
 pub mod secrets;
 pub mod storage_class;
+pub mod token_requests;

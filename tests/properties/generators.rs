@@ -804,6 +804,14 @@ pub fn storage_class_before(g: &mut Gen, object: &Value) -> Value {
     old
 }
 
+/// Audiences drivers request tokens for (`""` is the kube-apiserver's).
+pub const TOKEN_AUDIENCES: &[&str] = &[
+    "api://AzureADTokenExchange",
+    "vault",
+    "",
+    "https://kubernetes.default.svc.cluster.local",
+];
+
 pub fn csi_driver(g: &mut Gen) -> Value {
     let mut spec = Map::new();
     spec.insert("attachRequired".into(), Value::Bool(g.chance(8)));
@@ -814,6 +822,19 @@ pub fn csi_driver(g: &mut Gen) -> Value {
             "volumeLifecycleModes".into(),
             garble(g, Value::Array(modes)),
         );
+    }
+    if g.chance(10) {
+        let requests: Vec<Value> = g
+            .words(TOKEN_AUDIENCES, 2)
+            .into_iter()
+            .map(|audience| serde_json::json!({"audience": audience}))
+            .collect();
+        spec.insert("tokenRequests".into(), garble(g, Value::Array(requests)));
+        if g.chance(8) {
+            let opt_in = Value::Bool(g.chance(10));
+            let opt_in = garble(g, opt_in);
+            spec.insert("serviceAccountTokenInSecrets".into(), opt_in);
+        }
     }
     sprinkle_unknown(g, &mut spec);
     let mut metadata = Map::new();
@@ -1019,6 +1040,22 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
                 "ephemeralAllowed".into(),
                 entries(g, v, DRIVER_PATTERNS, BAD_DRIVER_PATTERNS, 2),
             );
+        }
+        if g.chance(6) {
+            let mut t = Map::new();
+            let allowed: Vec<Value> = (0..g.count(2))
+                .map(|_| {
+                    let driver = g.pick_str(DRIVER_PATTERNS);
+                    let audiences = g.words(TOKEN_AUDIENCES, 2);
+                    serde_json::json!({"driver": driver, "audiences": audiences})
+                })
+                .filter(|entry| entry["audiences"].as_array().is_some_and(|a| !a.is_empty()))
+                .collect();
+            t.insert("allowed".into(), Value::Array(allowed));
+            if g.chance(8) {
+                t.insert("requireTokenInSecrets".into(), Value::Bool(g.chance(8)));
+            }
+            c.insert("tokenRequests".into(), Value::Object(t));
         }
         s.insert("csiDrivers".into(), Value::Object(c));
     }

@@ -983,6 +983,36 @@ pub fn check_accepted_csi_driver(settings: &Settings, object: &Value) -> Outcome
     if modes.iter().any(|m| m == "Ephemeral") && !ref_glob_any(&drivers.ephemeral_allowed, name) {
         return Err(format!("accepted Ephemeral CSIDriver {name:?}"));
     }
+    let requests = match object.pointer("/spec/tokenRequests") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(r)) => r,
+        Some(other) => return Err(format!("accepted tokenRequests {other}")),
+    };
+    for request in requests {
+        // A missing audience is Go's zero value: the API server's own.
+        let audience = request
+            .get("audience")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let allowed = drivers.token_requests.allowed.iter().any(|entry| {
+            ref_glob_any(std::slice::from_ref(&entry.driver), name)
+                && entry.audiences.iter().any(|a| a == audience)
+        });
+        if !allowed {
+            return Err(format!(
+                "accepted {name:?} requesting a token for {audience:?}"
+            ));
+        }
+    }
+    let in_secrets = object.pointer("/spec/serviceAccountTokenInSecrets");
+    if !requests.is_empty()
+        && drivers.token_requests.require_token_in_secrets
+        && in_secrets != Some(&Value::Bool(true))
+    {
+        return Err(format!(
+            "accepted {name:?} with tokens outside secrets ({in_secrets:?})"
+        ));
+    }
     Ok(())
 }
 
