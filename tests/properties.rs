@@ -511,7 +511,9 @@ fn regression_csidriver_apiserver_token_audience() {
     let r = validate(&regression("csidriver-apiserver-token-audience.json"));
     assert!(!r.accepted, "{r:?}");
     assert!(
-        r.message.unwrap_or_default().contains("[csiDrivers.tokenRequests.allowed]"),
+        r.message
+            .unwrap_or_default()
+            .contains("[csiDrivers.tokenRequests.allowed]"),
         "names the rule"
     );
 }
