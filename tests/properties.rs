@@ -551,6 +551,42 @@ fn regression_var_run_k3s_containerd() {
     assert!(!r.accepted, "k3s containerd socket accepted: {r:?}");
 }
 
+/// Issue 11 item 1: a hostPath through a kernel link (`/proc/1/root`) passed
+/// as "under /proc".
+#[test]
+fn regression_kernel_link_proc_root() {
+    let r = validate(&regression("kernel-link-proc-root.json"));
+    assert!(!r.accepted, "/proc/1/root accepted: {r:?}");
+    assert!(r.message.unwrap_or_default().contains("/proc/1/root"));
+}
+
+/// Issue 11 item 2: `..` spelled with `\` passed (a Windows node reads it as
+/// a separator).
+#[test]
+fn regression_windows_backslash_parent() {
+    let r = validate(&regression("windows-backslash-parent.json"));
+    assert!(!r.accepted, "backslash '..' accepted: {r:?}");
+}
+
+/// Issue 11 item 3: read-write mounts exposed a read-only prefix through
+/// `subPath` or by mounting its parent.
+#[test]
+fn regression_subpath_exposes_read_only_prefix() {
+    let r = validate(&regression("subpath-exposes-read-only-prefix.json"));
+    assert!(!r.accepted, "read-only prefix exposed: {r:?}");
+    let message = r.message.unwrap_or_default();
+    assert!(message.contains("volumeMounts[0].readOnly"), "{message}");
+    assert!(message.contains("volumeMounts[1].readOnly"), "{message}");
+}
+
+/// Issue 11 item 9: `subPathExpr` on a hostPath was refused as "cannot be
+/// checked" (the Vector agent chart).
+#[test]
+fn regression_subpathexpr_vector_refused() {
+    let r = validate(&regression("subpathexpr-vector-refused.json"));
+    assert!(r.accepted, "subPathExpr refused: {r:?}");
+}
+
 proptest! {
     #![proptest_config(config(64))]
 
