@@ -26,7 +26,7 @@ use generators::{
     daemon_set_with_paths, host_path, respell, settings, settings_are_valid, shuffle_lists,
     valid_settings, with_mode,
 };
-use oracle::{ref_glob, ref_segments, rule_of, violations};
+use oracle::{ref_glob, ref_node_resolved, ref_segments, rule_of, violations};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -104,11 +104,13 @@ proptest! {
     #![proptest_config(config(512))]
 
     /// `normalize_absolute` is idempotent, canonical (no `//`, no `.`, no
-    /// trailing `/`), refuses exactly what the reference refuses, and
-    /// `is_within` is segment-wise prefix matching.
+    /// trailing `/`), refuses exactly what the reference refuses (what the
+    /// node resolves on its own included: kernel links, `..` once `\` is a
+    /// separator), and `is_within` is segment-wise prefix matching.
     #[test]
     fn normalisation_is_idempotent_and_canonical(a in path_strings(), b in path_strings()) {
-        let reference = ref_segments(&a);
+        let reference = ref_segments(&a)
+            .filter(|segments| ref_node_resolved(&a, segments).is_none());
         match normalize_absolute(&a) {
             Ok(n) => {
                 prop_assert_eq!(normalize_absolute(&n), Ok(n.clone()));
@@ -198,6 +200,51 @@ proptest! {
         prop_assert!(!r.accepted, "{} accepted", path);
         let message = r.message.unwrap_or_default();
         prop_assert!(message.contains("volumes[0].hostPath.path"), "{}", message);
+    }
+
+    /// A read-write mount never exposes a read-only prefix: neither through a
+    /// `subPath` into it (any spelling), nor by mounting its parent whole,
+    /// nor through a `subPathExpr` (kubelet expands it to some path inside
+    /// the volume). With mutation on, the mount is made read-only instead;
+    /// a `subPath` beside the read-only child stays writable.
+    #[test]
+    fn writable_mounts_never_expose_a_read_only_prefix(seed in bytes(), mutate in any::<bool>()) {
+        let (settings, object, exposes) = generate(&seed, |g| {
+            let parent = g.pick_str(&["/var/lib/kubelet", "/var/log", "/opt/agent"]);
+            let child = g.pick_str(&["pki", "pods/secret", "x"]);
+            let settings = json!({"daemonSets": {"mode": "enforce", "hostPaths": {"mutate": mutate, "allowed": [
+                {"pathPrefix": respell(g, &parent), "allowBidirectional": g.chance(1)},
+                {"pathPrefix": respell(g, &format!("{parent}/{child}")), "readOnly": true}
+            ]}}});
+            let (field, value, exposes) = match g.below(5) {
+                0 => ("subPath", respell(g, &child).trim_start_matches('/').to_string(), true),
+                1 => ("subPath", format!("{child}/{}", g.pick_str(&["a", "a/b", "."])), true),
+                2 => ("subPathExpr", g.pick_str(&["$(POD_NAME)", "$(NODE)/x", "pods"]), true),
+                3 => ("subPath", g.pick_str(&["", ".", "./"]), true),
+                _ => ("subPath", g.pick_str(&["other", "pkix", "pk", "x2/pki"]), false),
+            };
+            let mut object = daemon_set_with_paths(&[respell(g, &parent)]);
+            let mount = &mut object["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0];
+            mount["readOnly"] = if g.chance(1) { Value::Null } else { Value::Bool(false) };
+            mount[field] = Value::from(value);
+            (settings, object, exposes)
+        });
+        let case = Case { object, ..daemon_set_case(&[], settings) };
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+        let mount = r.mutated_object.as_ref().map(|m| m.pointer("/spec/template/spec/containers/0/volumeMounts/0/readOnly").cloned());
+        match (exposes, mutate) {
+            (false, _) => prop_assert!(r.accepted && r.mutated_object.is_none(), "{:?} {:?}", case.object, r),
+            (true, false) => {
+                prop_assert!(!r.accepted, "{:?}", case.object);
+                let message = r.message.unwrap_or_default();
+                prop_assert!(message.contains("volumeMounts[0].readOnly"), "{}", message);
+            }
+            (true, true) => {
+                prop_assert!(r.accepted, "{:?}", r.message);
+                prop_assert_eq!(mount, Some(Some(Value::Bool(true))));
+            }
+        }
     }
 
     /// Evaluating a mutated object again mutates nothing and finds no new
@@ -551,6 +598,42 @@ fn regression_subresource_status() {
         r.accepted && r.mutated_object.is_none() && r.warnings.is_none(),
         "{r:?}"
     );
+}
+
+/// Issue 11 item 1: a hostPath through a kernel link (`/proc/1/root`) passed
+/// as "under /proc".
+#[test]
+fn regression_kernel_link_proc_root() {
+    let r = validate(&regression("kernel-link-proc-root.json"));
+    assert!(!r.accepted, "/proc/1/root accepted: {r:?}");
+    assert!(r.message.unwrap_or_default().contains("/proc/1/root"));
+}
+
+/// Issue 11 item 2: `..` spelled with `\` passed (a Windows node reads it as
+/// a separator).
+#[test]
+fn regression_windows_backslash_parent() {
+    let r = validate(&regression("windows-backslash-parent.json"));
+    assert!(!r.accepted, "backslash '..' accepted: {r:?}");
+}
+
+/// Issue 11 item 3: read-write mounts exposed a read-only prefix through
+/// `subPath` or by mounting its parent.
+#[test]
+fn regression_subpath_exposes_read_only_prefix() {
+    let r = validate(&regression("subpath-exposes-read-only-prefix.json"));
+    assert!(!r.accepted, "read-only prefix exposed: {r:?}");
+    let message = r.message.unwrap_or_default();
+    assert!(message.contains("volumeMounts[0].readOnly"), "{message}");
+    assert!(message.contains("volumeMounts[1].readOnly"), "{message}");
+}
+
+/// Issue 11 item 9: `subPathExpr` on a hostPath was refused as "cannot be
+/// checked" (the Vector agent chart).
+#[test]
+fn regression_subpathexpr_vector_refused() {
+    let r = validate(&regression("subpathexpr-vector-refused.json"));
+    assert!(r.accepted, "subPathExpr refused: {r:?}");
 }
 
 proptest! {

@@ -119,6 +119,13 @@ impl HostPathRules {
             .max_by_key(|a| a.segments)
     }
 
+    /// The allowed prefixes strictly inside the tree of `path` (normalised).
+    fn inside<'s>(&'s self, path: &'s str) -> impl Iterator<Item = &'s AllowedPrefix> + 's {
+        self.allowed
+            .iter()
+            .filter(move |a| a.prefix != path && is_within(&a.prefix, path))
+    }
+
     fn forbidden_overlap(&self, path: &str) -> Option<&str> {
         self.forbidden
             .iter()
@@ -335,7 +342,83 @@ fn type_allowed(
     ));
 }
 
-/// Judges one mount of an allowed hostPath volume; returns the edit that
+/// The normalised host path a mount exposes, as kubelet computes it
+/// (`pkg/kubelet/kubelet_pods.go`, `makeMounts`): the volume's path joined
+/// with `subPath` (`filepath.Join(volumePath, subPath)`). kubelet expands a
+/// `subPathExpr` from the container's environment and refuses a result
+/// that is absolute or has a `..` element (`utilfs.IsAbs`,
+/// `volumevalidation.ValidatePathNoBacksteps`), and `doBindSubPath`
+/// (`pkg/volume/util/subpath/subpath_linux.go`) refuses one whose symlinks
+/// resolve outside the volume: the expansion is unknown here but stays
+/// inside the volume, so the mount is judged as exposing the whole volume.
+/// A `subPath` that is absolute or has a `..` segment is reported (kubelet
+/// refuses it too) and the mount is judged as the whole volume.
+fn exposed_path(
+    mount: &Map<String, Value>,
+    mount_path: &str,
+    volume_path: &str,
+    findings: &mut Findings,
+) -> String {
+    let field = format!("{mount_path}.subPath");
+    let sub_path = match string(mount, "subPath", || field.clone(), findings) {
+        Ok(Some(sub_path)) if !sub_path.is_empty() => Some(sub_path),
+        _ => None,
+    };
+    let mut valid_sub_path = None;
+    if let Some(sub_path) = sub_path {
+        if sub_path.starts_with('/') || sub_path.split('/').any(|s| s == "..") {
+            findings.push(Violation::new(
+                field,
+                render_str(sub_path),
+                RULE_ALLOWED,
+                "subPath of a hostPath mount must be relative without '..'",
+            ));
+        } else {
+            valid_sub_path = Some(sub_path);
+        }
+    }
+    // kubelet uses the expansion instead of `subPath` when both are set (the
+    // API server refuses that pair anyway).
+    let expr_field = format!("{mount_path}.subPathExpr");
+    if let Ok(Some(expr)) = string(mount, "subPathExpr", || expr_field, findings)
+        && !expr.is_empty()
+    {
+        return volume_path.to_string();
+    }
+    match valid_sub_path {
+        Some(sub_path) => join_below(volume_path, sub_path),
+        None => volume_path.to_string(),
+    }
+}
+
+/// `base` (normalised) joined with a relative path without `..`, normalised:
+/// `//` and `.` segments dropped, as `filepath.Join` cleans them.
+fn join_below(base: &str, relative: &str) -> String {
+    let mut joined = if base == "/" {
+        String::new()
+    } else {
+        base.to_string()
+    };
+    for segment in relative.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        joined.push('/');
+        joined.push_str(segment);
+    }
+    if joined.is_empty() {
+        joined.push('/');
+    }
+    joined
+}
+
+/// Judges one mount of an allowed hostPath volume by the path it exposes
+/// ([`exposed_path`]): the most specific prefix of that path decides, and
+/// the tree below it must not hold a prefix the mount would break. A
+/// read-write mount exposes every path below it, so a read-only prefix
+/// inside the exposed tree makes the mount read-only as one the mount lies
+/// under does (as a forbidden path inside the tree refuses the volume).
+/// Bidirectional propagation reaches every path below too, and a mount made
+/// in the container then covers a read-only prefix on the host even through
+/// a read-only bind mount: it is refused when the tree holds a read-only
+/// prefix that does not allow Bidirectional itself. Returns the edit that
 /// fixes a read-write mount when mutation is on.
 fn check_mount(
     mount: &Map<String, Value>,
@@ -346,29 +429,53 @@ fn check_mount(
     findings: &mut Findings,
     make_read_only: impl FnOnce() -> Edit,
 ) -> Option<Edit> {
-    let rule = volume.rule;
+    let exposed = exposed_path(mount, mount_path, &volume.path, findings);
+    let rule = rules.most_specific(&exposed).unwrap_or(volume.rule);
     if let Ok(Some(propagation)) = string(
         mount,
         "mountPropagation",
         || format!("{mount_path}.mountPropagation"),
         findings,
     ) && propagation == "Bidirectional"
-        && !rule.allow_bidirectional
     {
-        findings.push(Violation::new(
-            format!("{mount_path}.mountPropagation"),
-            render_str(propagation),
-            RULE_ALLOWED,
-            format!(
-                "Bidirectional propagation of {} is not allowed under {}",
-                volume.path, rule.prefix
-            ),
-        ));
+        let reason = if !rule.allow_bidirectional {
+            Some(format!(
+                "Bidirectional propagation of {exposed} is not allowed under {}",
+                rule.prefix
+            ))
+        } else {
+            rules
+                .inside(&exposed)
+                .find(|a| a.read_only && !a.allow_bidirectional)
+                .map(|a| {
+                    format!(
+                        "Bidirectional propagation of {exposed} reaches read-only prefix {}: mounts made in the container would cover it on the host",
+                        a.prefix
+                    )
+                })
+        };
+        if let Some(reason) = reason {
+            findings.push(Violation::new(
+                format!("{mount_path}.mountPropagation"),
+                render_str(propagation),
+                RULE_ALLOWED,
+                reason,
+            ));
+        }
     }
-    check_sub_paths(mount, mount_path, findings);
-    if !rule.read_only {
+    let (reason, note) = if rule.read_only {
+        (
+            format!("{exposed} lies under read-only prefix {}", rule.prefix),
+            format!("{} is a read-only prefix", rule.prefix),
+        )
+    } else if let Some(inner) = rules.inside(&exposed).find(|a| a.read_only) {
+        (
+            format!("{exposed} contains read-only prefix {}", inner.prefix),
+            format!("it contains read-only prefix {}", inner.prefix),
+        )
+    } else {
         return None;
-    }
+    };
     let read_only = fields::boolean(
         mount,
         "readOnly",
@@ -379,9 +486,7 @@ fn check_mount(
         Ok(Some(true)) | Err(Reported) => None,
         Ok(flag) if rules.mutate => {
             findings.note(format!(
-                "{mount_path} (volume {name}, {}) set to readOnly: {} is a read-only prefix (was {})",
-                volume.path,
-                rule.prefix,
+                "{mount_path} (volume {name}, {exposed}) set to readOnly: {note} (was {})",
                 flag.map_or("unset", |_| "false"),
             ));
             Some(make_read_only())
@@ -391,40 +496,10 @@ fn check_mount(
                 format!("{mount_path}.readOnly"),
                 flag.map_or_else(|| "unset".to_string(), |f| render(&Value::Bool(f))),
                 RULE_ALLOWED,
-                format!(
-                    "{} lies under read-only prefix {}: the mount must set readOnly: true",
-                    volume.path, rule.prefix
-                ),
+                format!("{reason}: the mount must set readOnly: true"),
             ));
             None
         }
-    }
-}
-
-/// A sub-path must stay inside the volume. `subPathExpr` is expanded on the
-/// node from environment variables, so it cannot be judged here.
-fn check_sub_paths(mount: &Map<String, Value>, mount_path: &str, findings: &mut Findings) {
-    let field = format!("{mount_path}.subPath");
-    if let Ok(Some(sub_path)) = string(mount, "subPath", || field.clone(), findings)
-        && (sub_path.starts_with('/') || sub_path.split('/').any(|s| s == ".."))
-    {
-        findings.push(Violation::new(
-            field,
-            render_str(sub_path),
-            RULE_ALLOWED,
-            "subPath of a hostPath mount must be relative without '..'",
-        ));
-    }
-    let field = format!("{mount_path}.subPathExpr");
-    if let Ok(Some(expr)) = string(mount, "subPathExpr", || field.clone(), findings)
-        && !expr.is_empty()
-    {
-        findings.push(Violation::new(
-            field,
-            render_str(expr),
-            RULE_ALLOWED,
-            "subPathExpr on a hostPath mount is expanded on the node and cannot be checked",
-        ));
     }
 }
 
@@ -597,11 +672,15 @@ mod tests {
         let allowed: Vec<Value> = order.iter().map(|&i| entries[i].clone()).collect();
         let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});
         let response = run("daemonset-ebs-csi-node.json", settings);
+        // The plugin's read-write, Bidirectional mount of the parent
+        // exposes the read-only child too.
         assert_violations(
             &response,
-            1,
+            3,
             &[
                 "containers[1].volumeMounts[1].readOnly=unset: /var/lib/kubelet/plugins_registry lies under read-only prefix /var/lib/kubelet/plugins_registry",
+                "containers[0].volumeMounts[0].readOnly=unset: /var/lib/kubelet contains read-only prefix /var/lib/kubelet/plugins_registry",
+                "containers[0].volumeMounts[0].mountPropagation=\"Bidirectional\": Bidirectional propagation of /var/lib/kubelet reaches read-only prefix /var/lib/kubelet/plugins_registry",
             ],
         );
     }
@@ -630,18 +709,14 @@ mod tests {
             "spec.template.spec.ephemeralContainers[0].volumeMounts[0].readOnly",
         ]
     )]
-    #[case::sub_path_expressions_cannot_be_judged(
+    #[case::sub_paths_are_judged_by_the_path_they_expose(
         "daemonset-subpath.json",
         json!([
             {"pathPrefix": "/var/log", "readOnly": true},
             {"pathPrefix": "/var/lib/vector"}
         ]),
-        3,
-        &[
-            "containers[0].volumeMounts[2].readOnly=unset",
-            "containers[0].volumeMounts[3].subPathExpr=\"$(POD_NAME)\"",
-            "containers[0].volumeMounts[4].subPathExpr",
-        ]
+        1,
+        &["containers[0].volumeMounts[2].readOnly=unset: /var/log/containers lies under read-only prefix /var/log"]
     )]
     fn mounts_of_allowed_prefixes_are_judged(
         #[case] fixture: &str,
@@ -651,6 +726,162 @@ mod tests {
     ) {
         let settings = json!({"daemonSets": {"hostPaths": {"allowed": allowed}}});
         assert_violations(&run(fixture, settings), count, fragments);
+    }
+
+    /// `/var/lib/kubelet` read-write (Bidirectional allowed) with its `pki`
+    /// read-only, and the EBS node plugin's `kubelet-dir` mount replaced.
+    fn kubelet_pki(mutate: bool, mount: Value) -> (Value, Value) {
+        let settings = json!({"daemonSets": {
+            "hostPaths": {"mutate": mutate, "allowed": [
+                {"pathPrefix": "/var/lib/kubelet", "allowBidirectional": true},
+                {"pathPrefix": "/var/lib/kubelet/pki", "readOnly": true},
+                {"pathPrefix": "/dev"}
+            ]},
+            "tolerations": {"allowWildcard": true}
+        }});
+        let request = edited("daemonset-ebs-csi-node.json", |object| {
+            let mut m = json!({"name": "kubelet-dir", "mountPath": "/var/lib/kubelet"});
+            if let (Some(m), Some(extra)) = (m.as_object_mut(), mount.as_object()) {
+                m.extend(extra.clone());
+            }
+            object["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0] = m;
+        });
+        (settings, request)
+    }
+
+    #[rstest]
+    #[case::sub_path(json!({"subPath": "pki"}), "/var/lib/kubelet/pki lies under read-only prefix /var/lib/kubelet/pki")]
+    #[case::sub_path_trailing_slash(json!({"subPath": "pki/"}), "/var/lib/kubelet/pki lies under")]
+    #[case::sub_path_dot(json!({"subPath": "./pki"}), "/var/lib/kubelet/pki lies under")]
+    #[case::sub_path_below(json!({"subPath": "pki//ca.crt", "readOnly": false}), "/var/lib/kubelet/pki/ca.crt lies under read-only prefix /var/lib/kubelet/pki")]
+    #[case::sub_path_dot_only(json!({"subPath": "."}), "/var/lib/kubelet contains read-only prefix /var/lib/kubelet/pki")]
+    #[case::whole_parent(json!({}), "/var/lib/kubelet contains read-only prefix /var/lib/kubelet/pki")]
+    #[case::sub_path_expr(json!({"subPathExpr": "$(NODE)"}), "/var/lib/kubelet contains read-only prefix /var/lib/kubelet/pki")]
+    #[case::sub_path_expr_wins_over_sub_path(json!({"subPathExpr": "$(NODE)", "subPath": "pods"}), "/var/lib/kubelet contains read-only prefix")]
+    fn a_writable_mount_must_not_expose_a_read_only_prefix(
+        #[case] mount: Value,
+        #[case] reason: &str,
+    ) {
+        let (settings, request) = kubelet_pki(false, mount);
+        let response = evaluate(&request, settings);
+        assert_violations(
+            &response,
+            1,
+            &[
+                "spec.template.spec.containers[0].volumeMounts[0].readOnly=",
+                reason,
+                ": the mount must set readOnly: true [daemonSets.hostPaths.allowed]",
+            ],
+        );
+    }
+
+    #[rstest]
+    #[case::other_sub_path(json!({"subPath": "pods"}))]
+    #[case::look_alike(json!({"subPath": "pkix"}))]
+    #[case::look_alike_prefix(json!({"subPath": "pk"}))]
+    #[case::read_only_sub_path(json!({"subPath": "pki", "readOnly": true}))]
+    #[case::read_only_parent(json!({"readOnly": true}))]
+    #[case::read_only_sub_path_expr(json!({"subPathExpr": "$(NODE)", "readOnly": true}))]
+    #[case::bidirectional_elsewhere(json!({"subPath": "plugins", "mountPropagation": "Bidirectional"}))]
+    fn mounts_that_do_not_expose_a_read_only_prefix_pass(#[case] mount: Value) {
+        let (settings, request) = kubelet_pki(false, mount);
+        assert_accepted_untouched(&evaluate(&request, settings));
+    }
+
+    #[test]
+    fn bidirectional_may_reach_prefixes_that_are_not_read_only() {
+        // policy.yaml's CSI entries: plugins and plugins_registry only
+        // restrict types; the plugin's Bidirectional mount of the parent
+        // reaches them, as a CSI node plugin must.
+        let settings = json!({"daemonSets": {
+            "hostPaths": {"allowed": [
+                {"pathPrefix": "/var/lib/kubelet", "allowBidirectional": true},
+                {"pathPrefix": "/var/lib/kubelet/plugins"},
+                {"pathPrefix": "/var/lib/kubelet/plugins_registry"},
+                {"pathPrefix": "/dev"}
+            ]},
+            "tolerations": {"allowWildcard": true}
+        }});
+        let request = fixture("daemonset-ebs-csi-node.json");
+        assert_accepted_untouched(&evaluate(&request, settings));
+    }
+
+    #[rstest]
+    #[case::whole_parent(json!({"readOnly": true, "mountPropagation": "Bidirectional"}), "/var/lib/kubelet reaches read-only prefix /var/lib/kubelet/pki: mounts made in the container would cover it on the host")]
+    #[case::sub_path_expr(json!({"readOnly": true, "subPathExpr": "$(NODE)", "mountPropagation": "Bidirectional"}), "/var/lib/kubelet reaches read-only prefix /var/lib/kubelet/pki")]
+    #[case::sub_path_into(json!({"readOnly": true, "subPath": "pki", "mountPropagation": "Bidirectional"}), "Bidirectional propagation of /var/lib/kubelet/pki is not allowed under /var/lib/kubelet/pki")]
+    fn bidirectional_must_not_reach_a_prefix_that_refuses_it(
+        #[case] mount: Value,
+        #[case] reason: &str,
+    ) {
+        let (settings, request) = kubelet_pki(false, mount);
+        assert_violations(
+            &evaluate(&request, settings),
+            1,
+            &[
+                "containers[0].volumeMounts[0].mountPropagation=\"Bidirectional\"",
+                reason,
+            ],
+        );
+    }
+
+    #[rstest]
+    #[case::sub_path(json!({"subPath": "pki"}), "(volume kubelet-dir, /var/lib/kubelet/pki) set to readOnly: /var/lib/kubelet/pki is a read-only prefix (was unset)")]
+    #[case::whole_parent(json!({"readOnly": false}), "(volume kubelet-dir, /var/lib/kubelet) set to readOnly: it contains read-only prefix /var/lib/kubelet/pki (was false)")]
+    #[case::sub_path_expr(json!({"subPathExpr": "$(NODE)"}), "(volume kubelet-dir, /var/lib/kubelet) set to readOnly: it contains read-only prefix")]
+    fn mutation_makes_a_mount_exposing_a_read_only_prefix_read_only(
+        #[case] mount: Value,
+        #[case] note: &str,
+    ) {
+        let (settings, request) = kubelet_pki(true, mount);
+        let response = evaluate(&request, settings.clone());
+        assert!(response.accepted, "{:?}", response.message);
+        let mutated = response.mutated_object.clone().expect("mutated object");
+        let mut expected = request["object"].clone();
+        expected["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] =
+            Value::Bool(true);
+        assert_eq!(mutated, expected);
+        let warnings = warnings(&response);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains(note), "{warnings:?}");
+        assert_accepted_untouched(&reevaluate(&request, &response, settings));
+    }
+
+    #[rstest]
+    #[case::under_a_read_write_child(json!({"subPath": "pods"}), true)]
+    #[case::whole_read_only_volume(json!({}), false)]
+    #[case::expression_is_the_whole_volume(json!({"subPathExpr": "pods"}), false)]
+    fn a_sub_path_into_a_read_write_child_may_be_written(
+        #[case] mount: Value,
+        #[case] accepted: bool,
+    ) {
+        // /var/log read-only with /var/log/pods read-write: a mount of the
+        // /var/log volume with subPath pods exposes only /var/log/pods.
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [
+            {"pathPrefix": "/var/log", "readOnly": true},
+            {"pathPrefix": "/var/log/pods"},
+            {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
+            {"pathPrefix": "/etc/machine-id", "readOnly": true}
+        ]}}});
+        let request = edited("daemonset-fluent-bit.json", |object| {
+            let mut m = json!({"name": "varlog", "mountPath": "/var/log"});
+            if let (Some(m), Some(extra)) = (m.as_object_mut(), mount.as_object()) {
+                m.extend(extra.clone());
+            }
+            object["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1] = m;
+        });
+        let response = evaluate(&request, settings);
+        if accepted {
+            assert_accepted_untouched(&response);
+        } else {
+            assert_violations(
+                &response,
+                1,
+                &[
+                    "containers[0].volumeMounts[1].readOnly=unset: /var/log lies under read-only prefix /var/log",
+                ],
+            );
+        }
     }
 
     #[test]

@@ -144,6 +144,15 @@ pub const PATH_SEGMENTS: &[&str] = &[
     "..log",
     "...",
     "machine-id",
+    // Kernel links under /proc and /dev, and Windows `\` spellings of `..`.
+    "1",
+    "self",
+    "root",
+    "fd",
+    "task",
+    "x\\..",
+    "..\\x",
+    "a\\b",
 ];
 const PATH_STARTS: &[&str] = &["/", "/", "/", "//", "/./", "", "./"];
 const PATH_SEPARATORS: &[&str] = &["/", "/", "/", "//", "/./"];
@@ -178,6 +187,8 @@ pub const PREFIXES: &[&str] = &[
     "/var/run",
     "/lib/modules",
     "/run/xtables.lock",
+    "/var/lib/kubelet/pki",
+    "/var/lib/kubelet/plugins",
     "/var//log/",
     "/var/./log",
 ];
@@ -202,10 +213,28 @@ const PROPAGATIONS: &[&str] = &[
     "bidirectional",
     "",
 ];
+/// Relative paths that, joined to a prefix, reach another prefix (or a
+/// look-alike of one) below it, besides the invalid ones.
 const SUB_PATHS: &[&str] = &[
-    "pods", "", "a/b", "../x", "/abs", "a/../b", "..", "a/..", "./a",
+    "pods",
+    "",
+    "a/b",
+    "../x",
+    "/abs",
+    "a/../b",
+    "..",
+    "a/..",
+    "./a",
+    "log",
+    "log/pods/",
+    "lib/kubelet",
+    "kubelet//pki",
+    "./pods",
+    "podsx",
+    ".",
+    "containers",
 ];
-const SUB_PATH_EXPRS: &[&str] = &["$(POD_NAME)", ""];
+const SUB_PATH_EXPRS: &[&str] = &["$(POD_NAME)", "", "pods", "$(NODE)/log"];
 
 pub const TOLERATION_KEYS: &[&str] = &[
     "node-role.kubernetes.io/control-plane",

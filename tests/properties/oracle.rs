@@ -533,8 +533,52 @@ fn list_field<'a>(
 struct HostVolume<'a> {
     name: String,
     path: String,
-    prefix: String,
-    rule: &'a AllowedHostPath,
+    segments: Vec<&'a str>,
+}
+
+/// What a node resolves on its own and the policy must refuse, in a
+/// normalised object path: `..` once `\` is a separator (Windows nodes),
+/// or a link the kernel defines on every node (`/proc/<pid>/root`, ...),
+/// which the runtime resolves before mounting.
+pub fn ref_node_resolved(path: &str, segments: &[&str]) -> Option<String> {
+    if path.contains('\\') && path.split(['/', '\\']).any(|s| s == "..") {
+        return Some("a '..' segment once '\\' is a separator".into());
+    }
+    let pid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let pid_link = |s: &str| ["root", "cwd", "exe", "fd", "map_files", "ns"].contains(&s);
+    let hit = match segments {
+        ["proc", "self" | "thread-self", ..] => true,
+        ["proc", p, "task", t, e, ..] if pid(p) && pid(t) && pid_link(e) => true,
+        ["proc", p, e, ..] if pid(p) && pid_link(e) => true,
+        ["dev", "fd" | "stdin" | "stdout" | "stderr", ..] => true,
+        _ => false,
+    };
+    hit.then(|| format!("kernel link in /{}", segments.join("/")))
+}
+
+/// The segments a mount exposes: the volume's, then `subPath`'s (kubelet
+/// joins them); a `subPathExpr` may expand to anything inside the volume,
+/// so it exposes the whole volume, and so does a refused `subPath`.
+fn exposed_segments<'a>(
+    volume: &[&'a str],
+    mount: &'a Map<String, Value>,
+    at: &str,
+) -> Result<Vec<&'a str>, String> {
+    let mut segments = volume.to_vec();
+    let expr = str_field(mount, "subPathExpr", at)?.unwrap_or("");
+    if let Some(sub) = str_field(mount, "subPath", at)?
+        && expr.is_empty()
+        && !sub.starts_with('/')
+    {
+        let parts: Vec<&str> = sub
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect();
+        if !parts.contains(&"..") {
+            segments.extend(parts);
+        }
+    }
+    Ok(segments)
 }
 
 /// An accepted DaemonSet (enforce mode, not exempted) holds nothing the
@@ -596,7 +640,10 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
                         f.join("/")
                     ));
                 }
-                let (prefix, rule) = allowed
+                if let Some(what) = ref_node_resolved(path, &segments) {
+                    return Err(format!("accepted hostPath {path:?} with {what}"));
+                }
+                let (_, rule) = allowed
                     .iter()
                     .filter(|(p, _)| segments.starts_with(p))
                     .max_by_key(|(p, _)| p.len())
@@ -613,8 +660,7 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
                     host_volumes.push(HostVolume {
                         name: name.to_string(),
                         path: path.to_string(),
-                        prefix: format!("/{}", prefix.join("/")),
-                        rule,
+                        segments: segments.clone(),
                     });
                 }
             }
@@ -652,30 +698,58 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
                         continue;
                     };
                     for volume in host_volumes.iter().filter(|v| v.name == name) {
-                        if volume.rule.read_only
+                        let exposed = exposed_segments(&volume.segments, mount, &at)?;
+                        let shown = format!("/{}", exposed.join("/"));
+                        // The prefix the exposed path lies under decides, and
+                        // every prefix inside the exposed tree binds too.
+                        let under = allowed
+                            .iter()
+                            .filter(|(p, _)| exposed.starts_with(p))
+                            .max_by_key(|(p, _)| p.len())
+                            .map(|(_, rule)| *rule)
+                            .ok_or_else(|| {
+                                format!("accepted {at} exposing {shown}, under no prefix")
+                            })?;
+                        let inside: Vec<&AllowedHostPath> = allowed
+                            .iter()
+                            .filter(|(p, _)| p.len() > exposed.len() && p.starts_with(&exposed))
+                            .map(|(_, rule)| *rule)
+                            .collect();
+                        let read_only = std::iter::once(under)
+                            .chain(inside.iter().copied())
+                            .find(|r| r.read_only);
+                        if let Some(ro) = read_only
                             && mount.get("readOnly") != Some(&Value::Bool(true))
                         {
                             return Err(format!(
-                                "accepted {at} of {} (read-only prefix {}) with readOnly {:?}",
+                                "accepted {at} of {} exposing {shown} (read-only prefix {}) with readOnly {:?}",
                                 volume.path,
-                                volume.prefix,
+                                ro.path_prefix,
                                 mount.get("readOnly")
                             ));
                         }
+                        // Bidirectional: the exposed path's prefix must allow
+                        // it, and so must any read-only prefix inside the tree
+                        // (a mount made in the container would cover it).
+                        let refuses_bidirectional =
+                            Some(under).filter(|r| !r.allow_bidirectional).or_else(|| {
+                                inside
+                                    .iter()
+                                    .copied()
+                                    .find(|r| r.read_only && !r.allow_bidirectional)
+                            });
                         if str_field(mount, "mountPropagation", &at)? == Some("Bidirectional")
-                            && !volume.rule.allow_bidirectional
+                            && let Some(no) = refuses_bidirectional
                         {
-                            return Err(format!("accepted Bidirectional {at} of {}", volume.path));
+                            return Err(format!(
+                                "accepted Bidirectional {at} of {} exposing {shown} ({} refuses it)",
+                                volume.path, no.path_prefix
+                            ));
                         }
                         if let Some(sub) = str_field(mount, "subPath", &at)?
                             && (sub.starts_with('/') || sub.split('/').any(|s| s == ".."))
                         {
                             return Err(format!("accepted {at}.subPath {sub:?}"));
-                        }
-                        if let Some(expr) = str_field(mount, "subPathExpr", &at)?
-                            && !expr.is_empty()
-                        {
-                            return Err(format!("accepted {at}.subPathExpr {expr:?}"));
                         }
                     }
                 }
