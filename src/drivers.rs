@@ -58,9 +58,7 @@ pub struct DriverRules {
 /// provisioner with `IsQualifiedName`).
 fn in_tree_entry(p: &str) -> Result<String, String> {
     if p == NO_PROVISIONER {
-        return Err(format!(
-            "{p} is governed by storageClasses.allowNoProvisioner"
-        ));
+        return Err("governed by storageClasses.allowNoProvisioner, not csiDrivers.allowed".into());
     }
     let Some(rest) = p.strip_prefix(IN_TREE_PREFIX) else {
         return Err(format!("write the prefix as {IN_TREE_PREFIX}"));
@@ -73,9 +71,10 @@ fn in_tree_entry(p: &str) -> Result<String, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err(format!(
-            "{p:?}: a kubernetes.io/ name is listed exactly (no '*'), with a name part of letters, digits, '-', '_' or '.'"
-        ));
+        return Err(
+            "a kubernetes.io/ name is listed exactly (no '*'), with a name part of letters, digits, '-', '_' or '.'"
+                .into(),
+        );
     }
     Ok(p.to_string())
 }
