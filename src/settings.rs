@@ -271,7 +271,10 @@ pub struct SecretReferenceSettings {
     pub allow_pvc_annotation_templates: bool,
 }
 
-/// Allowed values for a StorageClass field, and the value to set on CREATE.
+/// Allowed values for a StorageClass field, and the value to set on CREATE:
+/// `set` replaces the API server's default (an absent `allowVolumeExpansion`)
+/// and a value outside `allowed`, never another value
+/// (`class_fields::enforce`).
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldRule<T> {
@@ -291,7 +294,9 @@ impl<T> Default for FieldRule<T> {
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct MountOptionRules {
-    /// Options (or option names before `=`) allowed. Absent: any.
+    /// Options (or option names before `=`) allowed. Absent: any. Object
+    /// entries are split on `,` before matching; an entry here holding a
+    /// `,` is refused.
     pub allowed: Option<Vec<String>>,
     pub forbidden: Vec<String>,
 }

@@ -736,6 +736,41 @@ fn regression_mount_option_numeric_spelling() {
     assert!(!r.accepted, "numeric respellings accepted: {r:?}");
 }
 
+/// Fixed: `src/storage/parameters.rs`, `check_keys` refuses non-ASCII keys
+/// (the drivers' `strings.ToLower` maps `İ` to `i` and the Kelvin sign to `k`).
+#[test]
+fn regression_parameter_key_go_tolower() {
+    let r = validate(&regression("parameter-key-go-tolower.json"));
+    assert!(!r.accepted, "non-ASCII keys accepted: {r:?}");
+    assert_eq!(violations(&r).len(), 2, "{r:?}");
+}
+
+/// Fixed: `src/storage/class_fields.rs`, `split_options` and
+/// `forbidden_match` (entries split on ',', signed numbers, id names).
+#[test]
+fn regression_mount_option_joined_entries() {
+    let r = validate(&regression("mount-option-joined-entries.json"));
+    assert!(!r.accepted, "joined mount options accepted: {r:?}");
+    assert_eq!(violations(&r).len(), 5, "{r:?}");
+}
+
+/// Fixed: `src/storage/storage_class.rs`, `judge_provisioner` judges an
+/// untranslated `kubernetes.io/*` name against `csiDrivers.allowed`.
+#[test]
+fn regression_in_tree_name_without_translation() {
+    let r = validate(&regression("in-tree-name-without-translation.json"));
+    assert!(!r.accepted, "kubernetes.io/glusterfs accepted: {r:?}");
+}
+
+/// Fixed: `src/storage/class_fields.rs`, `enforce` replaces only the API
+/// default or a value outside `allowed`.
+#[test]
+fn regression_set_overwrites_retain() {
+    let r = validate(&regression("set-overwrites-retain.json"));
+    assert!(r.accepted, "{r:?}");
+    assert_eq!(r.mutated_object, None, "explicit Retain rewritten: {r:?}");
+}
+
 proptest! {
     #![proptest_config(config(64))]
 

@@ -8,6 +8,21 @@
 //! value, while `forbidden` keys and `allowedValues` restrictions reach every
 //! key that is equal once trimmed and lower-cased, and keys that collide
 //! that way are refused.
+//!
+//! Keys must be ASCII. The EBS, GCE PD and Azure drivers fold keys with Go's
+//! `strings.ToLower` (aws-ebs-csi-driver `pkg/driver/controller.go`,
+//! `CreateVolume`: `switch strings.ToLower(key)`; gcp-compute-persistent-disk-csi-driver
+//! `pkg/parameters/parameters.go`, `ExtractAndDefaultParameters`: `switch
+//! strings.ToLower(k)`; azuredisk-csi-driver `pkg/azureutils/azure_disk_utils.go`,
+//! `ParseDiskParameters`: `switch strings.ToLower(k)`), which maps U+0130 `İ` to
+//! `i` and the Kelvin sign U+212A to `k` by the Unicode tables of the Go
+//! release the driver was built with, while other drivers use
+//! `strings.EqualFold` (which also pairs `ſ` with `s`) or read keys verbatim.
+//! No single folding is right for every driver and no driver documents a
+//! non-ASCII key, so a non-ASCII key is refused outright (the Kubernetes API
+//! does not refuse one: `ValidateStorageClass` only bounds the count and the
+//! size). For ASCII keys `strings.ToLower`, `strings.EqualFold` and
+//! `to_ascii_lowercase` agree, so the folding below is exactly the drivers'.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -58,6 +73,11 @@ pub fn compile(
         for (section, key) in keys {
             if key.trim().is_empty() {
                 errors.add(format!("{path}.{section}"), "empty parameter key");
+            } else if !key.is_ascii() {
+                errors.add(
+                    format!("{path}.{section}"),
+                    format!("{key:?} is not ASCII: no driver reads such a key, and objects with one are refused"),
+                );
             }
         }
         let forbidden: Vec<String> = rule.forbidden.iter().map(|k| normalize(k)).collect();
@@ -88,11 +108,21 @@ pub fn compile(
     compiled
 }
 
-/// Refuses keys that are equal once trimmed and lower-cased: which one would
-/// the driver read?
-pub fn check_collisions(parameters: &[(&str, &str)], findings: &mut Findings) {
+/// Refuses non-ASCII keys (see the module comment: the drivers' Go folding
+/// maps `İ` to `i` and `K` (Kelvin) to `k`), and keys that are equal once
+/// trimmed and lower-cased: which one would the driver read?
+pub fn check_keys(parameters: &[(&str, &str)], findings: &mut Findings) {
     let mut seen = HashSet::with_capacity(parameters.len());
     for (key, value) in parameters {
+        if !key.is_ascii() {
+            findings.push(Violation::new(
+                format!("parameters.{key}"),
+                render_str(value),
+                RULE,
+                "parameter key is not ASCII: drivers fold keys with Go's strings.ToLower (İ is i, the Kelvin sign is k), so it may be read as another key".to_string(),
+            ));
+            continue;
+        }
         let normalized = normalize(key);
         if !seen.insert(normalized.clone()) {
             findings.push(Violation::new(

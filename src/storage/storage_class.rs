@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{class_fields, parameters, secrets};
-use crate::drivers::{DriverRules, NO_PROVISIONER, csi_equivalent};
+use crate::drivers::{DriverRules, IN_TREE_PREFIX, NO_PROVISIONER, csi_equivalent};
 use crate::fields::{Reported, string, string_map};
 use crate::operation::Operation;
 use crate::rules;
@@ -57,7 +57,7 @@ pub fn evaluate(
         && let Some(driver) = judge_provisioner(object, settings, drivers, &mut findings)
     {
         let params = string_map(object, "parameters", "parameters", &mut findings);
-        parameters::check_collisions(&params, &mut findings);
+        parameters::check_keys(&params, &mut findings);
         parameters::check(&driver, &params, &rules.parameters, &mut findings);
         secrets::check(&params, &settings.secrets, &mut findings);
     }
@@ -106,7 +106,7 @@ fn judge_provisioner(
     // In-tree: with the CSI driver it migrates to, if there is one.
     let in_tree = match csi_equivalent(provisioner) {
         Some(csi) => Some(Some(csi)),
-        None => provisioner.starts_with("kubernetes.io/").then_some(None),
+        None => provisioner.starts_with(IN_TREE_PREFIX).then_some(None),
     };
     if let Some(csi) = in_tree
         && !settings.allow_in_tree_provisioners
@@ -119,10 +119,12 @@ fn judge_provisioner(
             },
         );
     }
+    // A `kubernetes.io/<x>` name without a translation is judged as itself:
+    // only an exact entry of `csiDrivers.allowed` allows it
+    // (`DriverRules::refusal`), and the parameter rules see that name.
     let driver = match in_tree {
         Some(Some(csi)) => csi,
-        Some(None) => return None,
-        None => provisioner,
+        Some(None) | None => provisioner,
     };
     if let Some(reason) = drivers.refusal(driver) {
         let reason = if driver == provisioner {
@@ -306,7 +308,7 @@ mod tests {
     fn values_are_enforced_on_create_keeping_unknown_fields() {
         let settings = json!({"storageClasses": {
             "volumeBindingMode": {"allowed": ["WaitForFirstConsumer"], "set": "WaitForFirstConsumer"},
-            "allowVolumeExpansion": {"set": true},
+            "allowVolumeExpansion": {"allowed": [true], "set": true},
             "reclaimPolicy": {"allowed": ["Delete", "Retain"]}
         }});
         let request = fixture("storageclass-default-annotated.json");
@@ -324,6 +326,75 @@ mod tests {
             ]
         );
         assert_accepted_untouched(&reevaluate(&request, &response, settings));
+    }
+
+    /// `set` replaces the API server's default and values outside
+    /// `allowed`, never another allowed value the author wrote.
+    #[rstest::rstest]
+    #[case::retain_stays(json!({"reclaimPolicy": {"allowed": ["Delete", "Retain"], "set": "Delete"}}), "reclaimPolicy", json!("Retain"), json!("Retain"))]
+    #[case::default_replaced(json!({"reclaimPolicy": {"allowed": ["Delete", "Retain"], "set": "Retain"}}), "reclaimPolicy", json!("Delete"), json!("Retain"))]
+    #[case::outside_allowed_replaced(json!({"reclaimPolicy": {"allowed": ["Retain"], "set": "Retain"}}), "reclaimPolicy", json!("Delete"), json!("Retain"))]
+    #[case::binding_mode_chosen_stays(json!({"volumeBindingMode": {"set": "Immediate"}}), "volumeBindingMode", json!("WaitForFirstConsumer"), json!("WaitForFirstConsumer"))]
+    #[case::binding_mode_outside_allowed_replaced(json!({"volumeBindingMode": {"allowed": ["Immediate"], "set": "Immediate"}}), "volumeBindingMode", json!("WaitForFirstConsumer"), json!("Immediate"))]
+    #[case::explicit_false_stays(json!({"allowVolumeExpansion": {"set": true}}), "allowVolumeExpansion", json!(false), json!(false))]
+    #[case::explicit_true_stays(json!({"allowVolumeExpansion": {"allowed": [true, false], "set": false}}), "allowVolumeExpansion", json!(true), json!(true))]
+    #[case::unset_expansion_set(json!({"allowVolumeExpansion": {"set": true}}), "allowVolumeExpansion", Value::Null, json!(true))]
+    #[case::expansion_outside_allowed_replaced(json!({"allowVolumeExpansion": {"allowed": [true], "set": true}}), "allowVolumeExpansion", json!(false), json!(true))]
+    fn set_keeps_an_explicit_allowed_choice(
+        #[case] rules: Value,
+        #[case] field: &str,
+        #[case] written: Value,
+        #[case] result: Value,
+    ) {
+        let settings = json!({"storageClasses": rules});
+        let request = edited("storageclass-ebs-gp3.json", |object| {
+            object[field] = written.clone();
+        });
+        let response = evaluate(&request, settings);
+        assert!(response.accepted, "{:?}", response.message);
+        let object = response
+            .mutated_object
+            .unwrap_or_else(|| request["object"].clone());
+        assert_eq!(object[field], result);
+    }
+
+    #[rstest::rstest]
+    #[case::dotless_i("İopsPerGB")]
+    #[case::kelvin_sign("\u{212A}msKeyId")]
+    #[case::long_s("encrypted\u{17F}")]
+    #[case::no_break_space("\u{a0}type")]
+    fn non_ascii_parameter_keys_are_refused(#[case] key: &str) {
+        let settings = json!({"storageClasses": {"parameters": [{"provisioner": "ebs.csi.aws.com", "forbidden": ["iopsPerGB"], "allowedValues": {"kmsKeyId": ["arn:aws:kms:key/a"]}}]}});
+        let request = edited("storageclass-ebs-gp3.json", |object| {
+            object["parameters"][key] = json!("x");
+        });
+        assert_rejected(
+            &evaluate(&request, settings),
+            &["parameter key is not ASCII: drivers fold keys with Go's strings.ToLower"],
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::removed_plugin("kubernetes.io/glusterfs")]
+    #[case::made_up("kubernetes.io/my-own")]
+    #[case::upper_case_prefix("Kubernetes.IO/my-own")]
+    fn untranslated_in_tree_names_need_an_exact_entry(#[case] name: &str) {
+        let request = edited("storageclass-ebs-gp3.json", |object| {
+            object["provisioner"] = json!(name);
+        });
+        let globbed = json!({"storageClasses": {"allowInTreeProvisioners": true}, "csiDrivers": {"allowed": ["ebs.csi.aws.com", "kubernetes.*", "*"]}});
+        assert_rejected(
+            &evaluate(&request, globbed),
+            &["only listing it exactly in csiDrivers.allowed allows it"],
+        );
+        let listed = json!({"storageClasses": {"allowInTreeProvisioners": true}, "csiDrivers": {"allowed": ["ebs.csi.aws.com", "kubernetes.io/glusterfs", "kubernetes.io/my-own"]}});
+        let response = evaluate(&request, listed);
+        assert_eq!(
+            response.accepted,
+            name.starts_with("kubernetes.io/"),
+            "{:?}",
+            response.message
+        );
     }
 
     #[test]

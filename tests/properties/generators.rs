@@ -315,6 +315,8 @@ pub const DRIVER_PATTERNS: &[&str] = &[
     "smb.csi.k8s.io",
     "*",
     "e*s.csi.aws.com",
+    "kubernetes.io/glusterfs",
+    "kubernetes.*",
 ];
 pub const BAD_DRIVER_PATTERNS: &[&str] = &[
     "",
@@ -348,6 +350,9 @@ pub const PARAMETER_KEYS: &[&str] = &[
     "clusterID",
     "pool",
     "subDir",
+    "\u{130}opsPerGB",
+    "\u{212A}msKeyId",
+    "encrypted\u{17F}",
 ];
 pub const PARAMETER_VALUES: &[&str] = &[
     "gp3",
@@ -398,6 +403,12 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "noexec",
     "uid",
     "",
+    "vers=3.1.1,uid=0",
+    "nfsvers=4.1,suid,exec",
+    "uid=+0",
+    "uid=root",
+    "gid=-4294967296",
+    "discard, debug",
 ];
 pub const ALLOWED_MOUNT_OPTIONS: &[&str] = &[
     "nfsvers=4.1",

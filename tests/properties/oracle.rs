@@ -310,25 +310,51 @@ pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
         Kind::StorageClass => {
             let settings = parsed_settings(case)?;
             let sc = &settings.storage_classes;
+            let strings = |v: &Option<Vec<String>>| {
+                v.as_ref()
+                    .map(|a| a.iter().cloned().map(Value::from).collect::<Vec<_>>())
+            };
             let wanted = [
                 (
                     "reclaimPolicy",
                     sc.reclaim_policy.set.clone().map(Value::from),
+                    Some(Value::from("Delete")),
+                    strings(&sc.reclaim_policy.allowed),
                 ),
                 (
                     "volumeBindingMode",
                     sc.volume_binding_mode.set.clone().map(Value::from),
+                    Some(Value::from("Immediate")),
+                    strings(&sc.volume_binding_mode.allowed),
                 ),
                 (
                     "allowVolumeExpansion",
                     sc.allow_volume_expansion.set.map(Value::from),
+                    None,
+                    sc.allow_volume_expansion
+                        .allowed
+                        .as_ref()
+                        .map(|a| a.iter().copied().map(Value::from).collect()),
                 ),
             ];
-            for (field, set) in wanted {
+            for (field, set, default, allowed) in wanted {
                 let (b, a) = (original.get(field), mutated.get(field));
                 if b != a && a != set.as_ref() {
                     return Err(format!(
                         "{field} changed from {b:?} to {a:?}, setting is {set:?}"
+                    ));
+                }
+                // `set` replaces only the API default (or unset) and a value
+                // outside `allowed`, never another chosen value.
+                let b = b.filter(|v| !v.is_null());
+                let replaceable = b.is_none()
+                    || b == default.as_ref()
+                    || allowed
+                        .as_ref()
+                        .is_some_and(|a| b.is_some_and(|b| !a.contains(b)));
+                if b != a.filter(|v| !v.is_null()) && !replaceable {
+                    return Err(format!(
+                        "{field}: the chosen {b:?} was replaced by {a:?} (allowed {allowed:?})"
                     ));
                 }
             }
@@ -840,6 +866,56 @@ fn option_matches(entry: &str, option: &str) -> bool {
     entry == option || (!entry.contains('=') && entry == name)
 }
 
+/// The 32-bit value a C parser (`kstrtouint` base 0, `strtoul`) reads, or
+/// `None` for a value that is not a number. Reference: sign, then `0x` hex,
+/// leading `0` octal or decimal; also the decimal reading of an octal-looking
+/// value (mode options are written without the 0).
+fn c_numbers(value: &str) -> Vec<u64> {
+    let (negative, digits) = match value.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, value.strip_prefix('+').unwrap_or(value)),
+    };
+    let mut out = Vec::new();
+    let mut push = |m: Option<u128>| {
+        if let Some(m) = m.filter(|m| *m <= u128::from(u64::MAX)) {
+            let m = m as u64;
+            let n = if negative { m.wrapping_neg() } else { m };
+            out.push(n);
+            out.push(n & 0xffff_ffff);
+        }
+    };
+    if let Some(hex) = digits.strip_prefix("0x") {
+        if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            push(u128::from_str_radix(hex, 16).ok());
+        }
+    } else if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        push(digits.parse().ok());
+        push(u128::from_str_radix(digits, 8).ok());
+    }
+    out
+}
+
+/// A forbidden entry refuses the option piece: the same text or name, the
+/// same number in any spelling, or a name for an id option.
+fn forbidden_option(entry: &str, option: &str) -> bool {
+    if option_matches(entry, option) {
+        return true;
+    }
+    let (entry, option) = (normalize(entry), normalize(option));
+    let Some((name, value)) = entry.split_once('=') else {
+        return false;
+    };
+    let wanted = c_numbers(value.trim());
+    let (option_name, option_value) = option.split_once('=').unwrap_or((&option, ""));
+    if wanted.is_empty() || option_name.trim() != name.trim() {
+        return false;
+    }
+    let got = c_numbers(option_value.trim());
+    got.iter().any(|n| wanted.contains(n))
+        || (got.is_empty()
+            && ["uid", "gid", "cruid", "backupuid", "backupgid"].contains(&name.trim()))
+}
+
 /// An accepted StorageClass CREATE (enforce mode, not exempted) holds
 /// nothing the settings refuse.
 pub fn check_accepted_storage_class(
@@ -864,15 +940,31 @@ pub fn check_accepted_storage_class(
         if !sc_settings.allow_in_tree_provisioners {
             return Err(format!("accepted in-tree provisioner {provisioner}"));
         }
-        IN_TREE_TO_CSI
-            .iter()
-            .find(|(in_tree, _)| *in_tree == provisioner)
-            .map(|(_, csi)| *csi)
+        Some(
+            IN_TREE_TO_CSI
+                .iter()
+                .find(|(in_tree, _)| *in_tree == provisioner)
+                .map_or(provisioner, |(_, csi)| *csi),
+        )
     } else {
         Some(provisioner)
     };
     if let Some(driver) = driver {
+        // A kubernetes.io/ name without a CSI translation is allowed only by
+        // an exact entry.
+        let in_tree_name = driver
+            .get(..14)
+            .is_some_and(|p| p.eq_ignore_ascii_case("kubernetes.io/"));
         if let Some(allowed) = &settings.csi_drivers.allowed
+            && in_tree_name
+            && !allowed.iter().any(|a| a == driver)
+        {
+            return Err(format!(
+                "accepted untranslated in-tree provisioner {provisioner:?}, allowed {allowed:?}"
+            ));
+        }
+        if let Some(allowed) = &settings.csi_drivers.allowed
+            && !in_tree_name
             && !ref_glob_any(allowed, driver)
         {
             return Err(format!(
@@ -892,6 +984,10 @@ pub fn check_accepted_storage_class(
         };
         let mut normalized: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in &parameters {
+            // Drivers fold keys with Go's strings.ToLower: İ is i, K is k.
+            if !k.is_ascii() {
+                return Err(format!("accepted non-ASCII parameter key {k:?}"));
+            }
             if normalized.insert(normalize(k), normalize(v)).is_some() {
                 return Err(format!("accepted colliding parameter key {k:?}"));
             }
@@ -1018,11 +1114,17 @@ pub fn check_accepted_storage_class(
         // Not judged at all (and the API server never sends a wrong type).
         return Ok(());
     }
-    for option in list_field(sc, "mountOptions", "StorageClass")? {
-        let option = option
+    let entries = list_field(sc, "mountOptions", "StorageClass")?;
+    // Drivers join the entries with ',' into one -o argument.
+    let mut options = Vec::new();
+    for entry in entries {
+        let entry = entry
             .as_str()
-            .ok_or_else(|| format!("accepted mount option {option}"))?;
-        if rules.forbidden.iter().any(|f| option_matches(f, option)) {
+            .ok_or_else(|| format!("accepted mount option {entry}"))?;
+        options.extend(entry.split(','));
+    }
+    for option in options {
+        if rules.forbidden.iter().any(|f| forbidden_option(f, option)) {
             return Err(format!("accepted forbidden mount option {option:?}"));
         }
         if let Some(allowed) = &rules.allowed
