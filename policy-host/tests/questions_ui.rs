@@ -27,6 +27,7 @@ enum Shape {
     List(Box<Shape>),
     Map(Box<Shape>),
     Bool,
+    Int,
     Str,
     Enum(Vec<String>),
 }
@@ -152,6 +153,9 @@ fn probe(path: &[Seg]) -> Shape {
     if message.contains("expected a boolean") {
         return Shape::Bool;
     }
+    if message.contains("expected i64") {
+        return Shape::Int;
+    }
     panic!("cannot classify the setting at `{here}`: {message}");
 }
 
@@ -232,6 +236,7 @@ fn ui_type_fits(shape: &Shape, question: &Value) -> bool {
     let ty = question["type"].as_str().unwrap_or_default();
     match shape {
         Shape::Bool => ty == "boolean",
+        Shape::Int => ty == "int",
         Shape::Str => ty == "string" || ty == "enum",
         Shape::Enum(values) => {
             ty == "enum"
