@@ -642,6 +642,120 @@ proptest! {
     }
 }
 
+/// Fixed (issue 11, item 7): `require` in `src/daemonset/tolerations.rs`
+/// counted a required `NoExecute` toleration as present when the
+/// DaemonSet's matching toleration had `tolerationSeconds: 0` (evict at
+/// once), or when an earlier, shorter toleration is the one the taint
+/// manager applies (`GetMatchingTolerations` takes the first match).
+#[test]
+fn regression_required_toleration_seconds_zero() {
+    let r = validate(&regression("required-toleration-seconds-zero.json"));
+    assert!(!r.accepted, "tolerationSeconds 0 counted as present: {r:?}");
+    assert!(
+        violations(&r)
+            .iter()
+            .any(|v| v.contains("tolerations[0].tolerationSeconds=0")),
+        "{r:?}"
+    );
+}
+
+/// Fixed (issue 11, item 8): `covers` read any operator but `Exists` as
+/// `Equal`, so an `Lt 5` toleration satisfied a required `Equal 5`; and
+/// allowed patterns could not name `Lt`/`Gt` at all.
+#[test]
+fn regression_threshold_toleration_satisfies_required() {
+    let r = validate(&regression("threshold-toleration-satisfies-required.json"));
+    assert!(!r.accepted, "Lt 5 counted as Equal 5: {r:?}");
+}
+
+/// Fixed (issue 11, item 13): the `nodeName` violation said it bypasses
+/// every taint; the DaemonSet controller's `NodeShouldRunDaemonPod` still
+/// checks `NoSchedule`/`NoExecute` taints. It pins the whole set to one
+/// node and skips the scheduler.
+#[test]
+fn regression_node_name_message() {
+    let r = validate(&regression("node-name-message.json"));
+    let message = r.message.clone().unwrap_or_default();
+    assert!(!r.accepted);
+    assert!(!message.contains("every taint"), "{message}");
+    assert!(message.contains("skips the scheduler") && message.contains("NoExecute"), "{message}");
+}
+
+/// A toleration for the targeted required-toleration properties: one key,
+/// every operator, the effects and times that matter.
+fn targeted_toleration(g: &mut Gen) -> Value {
+    let mut t = serde_json::Map::new();
+    if !g.chance(3) {
+        t.insert("key".into(), json!(g.pick_str(&["example.com/k", "example.com/k", "other"])));
+    }
+    let operator = g.pick_str(&["Exists", "Equal", "", "Lt", "Gt", "exists"]);
+    let value = match operator.as_str() {
+        "Exists" | "exists" => None,
+        "Lt" | "Gt" => Some(g.pick_str(&["5", "-3", "100", "05"])),
+        _ => Some(g.pick_str(&["5", "a", ""])),
+    };
+    if t.get("key").is_none() && operator != "Exists" {
+        t.insert("key".into(), json!("example.com/k"));
+    }
+    t.insert("operator".into(), json!(operator));
+    if let Some(v) = value {
+        t.insert("value".into(), json!(v));
+    }
+    let effect = g.pick_str(&["NoExecute", "NoExecute", "", "NoSchedule"]);
+    if !effect.is_empty() {
+        t.insert("effect".into(), json!(effect));
+    }
+    if g.chance(10) {
+        let seconds = [0i64, -5, 60, 300, 3600][g.below(5)];
+        t.insert("tolerationSeconds".into(), json!(seconds));
+    }
+    Value::Object(t)
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Strict form of items 7 and 8: an accepted (or mutated) DaemonSet
+    /// meets every required toleration as Kubernetes applies it (first
+    /// matching toleration, its `tolerationSeconds`, `Lt`/`Gt` with the gate
+    /// on and off), and a second pass of the mutation changes nothing.
+    #[test]
+    fn strict_required_tolerations_hold_as_the_taint_manager_applies_them(
+        seed in bytes(),
+        mutate in any::<bool>(),
+    ) {
+        let (tolerations, required) = generate(&seed, |g| {
+            let n = g.count(4);
+            let tolerations: Vec<Value> = (0..n).map(|_| targeted_toleration(g)).collect();
+            let mut required = json!({"key": "example.com/k", "effect": "NoExecute"});
+            match g.below(4) {
+                0 => required["operator"] = json!("Exists"),
+                1 => required["value"] = json!("5"),
+                2 => {
+                    required["operator"] = json!("Gt");
+                    required["value"] = json!("5");
+                }
+                _ => {
+                    required["operator"] = json!("Exists");
+                    required.as_object_mut().map(|m| m.remove("effect"));
+                }
+            }
+            if required.get("effect").is_some() && g.chance(8) {
+                required["tolerationSeconds"] = json!([0i64, 60, 300][g.below(3)]);
+            }
+            (tolerations, required)
+        });
+        let settings = json!({"daemonSets": {"tolerations": {
+            "allowWildcard": true, "mutate": mutate, "required": [required]
+        }}});
+        let mut case = daemon_set_case(&[], settings);
+        case.object["spec"]["template"]["spec"]["tolerations"] = Value::Array(tolerations);
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_semantics_tolerating(&case, &r, &[]), Ok(()));
+        prop_assert_eq!(oracle::check_mutation(&case, &r), Ok(()));
+    }
+}
+
 /// BUG (low, warn mode): `src/daemonset/host_paths.rs`, `allowed_volumes`
 /// drops a volume whose `hostPath.type` is not allowed (`if
 /// !type_allowed(..) { continue; }`) before its mounts are judged: in warn
