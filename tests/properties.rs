@@ -678,7 +678,10 @@ fn regression_node_name_message() {
     let message = r.message.clone().unwrap_or_default();
     assert!(!r.accepted);
     assert!(!message.contains("every taint"), "{message}");
-    assert!(message.contains("skips the scheduler") && message.contains("NoExecute"), "{message}");
+    assert!(
+        message.contains("skips the scheduler") && message.contains("NoExecute"),
+        "{message}"
+    );
 }
 
 /// A toleration for the targeted required-toleration properties: one key,
@@ -686,7 +689,10 @@ fn regression_node_name_message() {
 fn targeted_toleration(g: &mut Gen) -> Value {
     let mut t = serde_json::Map::new();
     if !g.chance(3) {
-        t.insert("key".into(), json!(g.pick_str(&["example.com/k", "example.com/k", "other"])));
+        t.insert(
+            "key".into(),
+            json!(g.pick_str(&["example.com/k", "example.com/k", "other"])),
+        );
     }
     let operator = g.pick_str(&["Exists", "Equal", "", "Lt", "Gt", "exists"]);
     let value = match operator.as_str() {

@@ -410,6 +410,13 @@ fn every_enum_option_is_accepted() {
                 if name == "operator" && option == "Equal" && var.ends_with("required") {
                     item["value"] = json!("v");
                 }
+                // `Lt` and `Gt` compare integers: a required one needs a value.
+                if name == "operator"
+                    && (option == "Lt" || option == "Gt")
+                    && var.ends_with("required")
+                {
+                    item["value"] = json!("5");
+                }
                 let mut settings = json!({});
                 set_path(&mut settings, var, json!([item]));
                 cases.push((settings, format!("{var}[].{name} = {option}")));

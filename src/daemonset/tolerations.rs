@@ -167,7 +167,10 @@ fn lasts_at_least(have: Option<i64>, want: Option<i64>) -> bool {
 fn decimal(text: &str) -> Option<i64> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let canonical = text == "0"
-        || (digits.bytes().next().is_some_and(|b| (b'1'..=b'9').contains(&b))
+        || (digits
+            .bytes()
+            .next()
+            .is_some_and(|b| (b'1'..=b'9').contains(&b))
             && digits.bytes().all(|b| b.is_ascii_digit()));
     canonical.then(|| text.parse().ok()).flatten()
 }
@@ -217,7 +220,12 @@ impl TolerationRules {
         for (i, a) in settings.allowed.iter().flatten().enumerate() {
             check_entry(
                 &format!("{base}.allowed[{i}]"),
-                (&a.key, a.operator.as_deref(), a.value.as_deref(), a.effect.as_deref()),
+                (
+                    &a.key,
+                    a.operator.as_deref(),
+                    a.value.as_deref(),
+                    a.effect.as_deref(),
+                ),
                 "empty key (the wildcard is governed by allowWildcard)",
                 errors,
             );
@@ -743,12 +751,36 @@ mod tests {
 
     #[rstest]
     #[case::forever_exists(t("k", "Exists", "", NX), t("k", "Exists", "", NX), true)]
-    #[case::zero_seconds_is_not_presence(secs(t("k", "Exists", "", NX), 0), t("k", "Exists", "", NX), false)]
-    #[case::shorter_than_required(secs(t("k", "Exists", "", NX), 60), secs(t("k", "Exists", "", NX), 300), false)]
-    #[case::longer_than_required(secs(t("k", "Exists", "", NX), 600), secs(t("k", "Exists", "", NX), 300), true)]
-    #[case::wildcard_with_seconds(secs(t("", "Exists", "", NX), 300), t("k", "Exists", "", NX), false)]
-    #[case::effectless_with_seconds(secs(t("k", "Exists", "", ""), 0), t("k", "Exists", "", ""), false)]
-    #[case::seconds_ignored_for_no_schedule(secs(t("k", "Exists", "", "NoSchedule"), 0), t("k", "Exists", "", "NoSchedule"), true)]
+    #[case::zero_seconds_is_not_presence(
+        secs(t("k", "Exists", "", NX), 0),
+        t("k", "Exists", "", NX),
+        false
+    )]
+    #[case::shorter_than_required(
+        secs(t("k", "Exists", "", NX), 60),
+        secs(t("k", "Exists", "", NX), 300),
+        false
+    )]
+    #[case::longer_than_required(
+        secs(t("k", "Exists", "", NX), 600),
+        secs(t("k", "Exists", "", NX), 300),
+        true
+    )]
+    #[case::wildcard_with_seconds(
+        secs(t("", "Exists", "", NX), 300),
+        t("k", "Exists", "", NX),
+        false
+    )]
+    #[case::effectless_with_seconds(
+        secs(t("k", "Exists", "", ""), 0),
+        t("k", "Exists", "", ""),
+        false
+    )]
+    #[case::seconds_ignored_for_no_schedule(
+        secs(t("k", "Exists", "", "NoSchedule"), 0),
+        t("k", "Exists", "", "NoSchedule"),
+        true
+    )]
     #[case::equal_value_zero(secs(t("k", "Equal", "v", NX), 0), t("k", "Equal", "v", NX), false)]
     fn required_time_counts(
         #[case] present: Toleration<'_>,
@@ -793,7 +825,11 @@ mod tests {
     #[case::same_lt_other_effect(t("k", "Lt", "100", ""), t("k", "Lt", "100", NX), false)]
     #[case::exists_covers_lt(t("k", "Exists", "", ""), t("k", "Lt", "100", NX), true)]
     #[case::equal_does_not_cover_lt(t("k", "Equal", "99", ""), t("k", "Lt", "100", ""), false)]
-    #[case::unknown_operator_covers_nothing(t("k", "exists", "", ""), t("k", "Equal", "", ""), false)]
+    #[case::unknown_operator_covers_nothing(
+        t("k", "exists", "", ""),
+        t("k", "Equal", "", ""),
+        false
+    )]
     fn thresholds_cover_only_themselves(
         #[case] present: Toleration<'_>,
         #[case] wanted: Toleration<'_>,
@@ -838,7 +874,12 @@ mod tests {
         let key = "node-role.kubernetes.io/control-plane";
         assert!(hits_forbidden(&t(key, operator, "1", ""), key, None));
         assert!(hits_forbidden(
-            &t("Node-Role.Kubernetes.io/Control-Plane", operator, "-1", "NoSchedule"),
+            &t(
+                "Node-Role.Kubernetes.io/Control-Plane",
+                operator,
+                "-1",
+                "NoSchedule"
+            ),
             key,
             Some("NoSchedule")
         ));
@@ -1062,7 +1103,9 @@ mod tests {
             );
             assert_contains_all(
                 &warnings(&response).join("\n"),
-                &["inserted required toleration node.kubernetes.io/out-of-service Exists:NoExecute at [1], before the toleration that would evict after 300s"],
+                &[
+                    "inserted required toleration node.kubernetes.io/out-of-service Exists:NoExecute at [1], before the toleration that would evict after 300s",
+                ],
             );
             assert_accepted_untouched(&reevaluate(&request, &response, settings));
         }
@@ -1071,11 +1114,19 @@ mod tests {
         #[case::shorter(json!(300), true)]
         #[case::zero(json!(0), true)]
         #[case::longer(json!(301), false)]
-        fn a_required_time_is_met_by_a_toleration_as_long(#[case] seconds: Value, #[case] met: bool) {
+        fn a_required_time_is_met_by_a_toleration_as_long(
+            #[case] seconds: Value,
+            #[case] met: bool,
+        ) {
             let required = json!([{"key": "node.kubernetes.io/out-of-service", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}]);
             let response = run("daemonset-ebs-csi-node.json", ebs_settings(required));
             assert!(response.accepted);
-            assert_eq!(response.mutated_object.is_none(), met, "{:?}", response.mutated_object);
+            assert_eq!(
+                response.mutated_object.is_none(),
+                met,
+                "{:?}",
+                response.mutated_object
+            );
         }
 
         #[rstest]
@@ -1091,7 +1142,8 @@ mod tests {
             if !want.is_null() {
                 required["tolerationSeconds"] = want.clone();
             }
-            let settings = json!({"daemonSets": {"tolerations": {"mutate": true, "required": [required]}}});
+            let settings =
+                json!({"daemonSets": {"tolerations": {"mutate": true, "required": [required]}}});
             let response = evaluate(&request, settings.clone());
             let mut expected = json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"});
             if !want.is_null() {
@@ -1158,7 +1210,10 @@ mod tests {
                 ],
             );
             let settings = json!({"daemonSets": {"tolerations": {"allowed": [{"key": "a", "tolerationSeconds": 3}]}}});
-            assert_settings_refused(&settings, &["daemonSets.tolerations.allowed[0]", "tolerationSeconds"]);
+            assert_settings_refused(
+                &settings,
+                &["daemonSets.tolerations.allowed[0]", "tolerationSeconds"],
+            );
         }
 
         #[test]
@@ -1170,7 +1225,9 @@ mod tests {
             });
             assert_rejected(
                 &evaluate(&request, json!({})),
-                &["spec.template.spec.tolerations[0].tolerationSeconds=\"300\": expected an integer, found a string [readable object]"],
+                &[
+                    "spec.template.spec.tolerations[0].tolerationSeconds=\"300\": expected an integer, found a string [readable object]",
+                ],
             );
         }
 
