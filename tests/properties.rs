@@ -684,6 +684,84 @@ fn regression_node_name_message() {
     );
 }
 
+/// A DaemonSet CREATE reproducer as a `Case`, for the oracle's checks.
+fn regression_case(name: &str) -> Case {
+    let payload: Value = serde_json::from_slice(&regression(name)).expect("payload is JSON");
+    let request = &payload["request"];
+    Case {
+        kind: Kind::DaemonSet,
+        operation: "CREATE",
+        object: request["object"].clone(),
+        old_object: Value::Null,
+        settings: payload["settings"].clone(),
+        username: request
+            .pointer("/userInfo/username")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        groups: Vec::new(),
+    }
+}
+
+/// Fixed (issue 11, item 7): `require` in `src/daemonset/tolerations.rs`
+/// met requirements in settings order, so `[gpu Equal, gpu Exists]` added
+/// both and the reverse only `gpu Exists`, which tolerates every `gpu` taint
+/// (`ToleratesTaint`). Requirements are now met broadest first
+/// (`precedence`).
+#[test]
+fn regression_required_tolerations_order() {
+    let case = regression_case("required-tolerations-order.json");
+    let r = oracle::run(&case);
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.clone().expect("mutated");
+    assert_eq!(
+        mutated["spec"]["template"]["spec"]["tolerations"],
+        json!([{"key": "gpu", "operator": "Exists"}])
+    );
+    let mut reversed = case.settings.clone();
+    if let Some(Value::Array(items)) = reversed.pointer_mut("/daemonSets/tolerations/required") {
+        items.reverse();
+    }
+    let shuffled = oracle::run(&case.with_settings(reversed));
+    assert_eq!(oracle::verdict(&r), oracle::verdict(&shuffled));
+    assert_eq!(oracle::check_idempotent(&case, &r, &mutated), Ok(()));
+}
+
+/// Oracle fix (issue 11, item 7): in warn mode a required toleration
+/// inserted before the EBS node plugin's 300s wildcard moves the wildcard
+/// from [1] to [2]; `check_idempotent` took its warning for a new
+/// violation. `src/` was right: the insertion is needed (the taint manager
+/// applies the first match) and the second pass edits nothing.
+#[test]
+fn regression_inserted_toleration_moves_warning() {
+    let case = regression_case("inserted-toleration-moves-warning.json");
+    let r = oracle::run(&case);
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.clone().expect("mutated");
+    let again = oracle::run(&case.with_object(mutated.clone()));
+    assert!(
+        violations(&again)
+            .iter()
+            .any(|v| v.starts_with("spec.template.spec.tolerations[2]=")),
+        "{again:?}"
+    );
+    assert_eq!(oracle::check_idempotent(&case, &r, &mutated), Ok(()));
+}
+
+/// Fixed (issue 11, items 7-8): `require` met each requirement once, so an
+/// inserted `k Lt 5` for 100s became the first match of `k=3:NoExecute`,
+/// which the already met `k Equal 3` must tolerate forever, and the second
+/// pass inserted again. Requirements are now met until a pass edits nothing.
+#[test]
+fn regression_inserted_threshold_cuts_short_required() {
+    let case = regression_case("inserted-threshold-cuts-short-required.json");
+    let r = oracle::run(&case);
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.clone().expect("mutated");
+    assert_eq!(oracle::check_idempotent(&case, &r, &mutated), Ok(()));
+    assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+}
+
 /// A toleration for the targeted required-toleration properties: one key,
 /// every operator, the effects and times that matter.
 fn targeted_toleration(g: &mut Gen) -> Value {

@@ -564,6 +564,35 @@ fn standing(present: &[Toleration<'_>], wanted: &Toleration<'_>) -> Standing {
     Standing::Missing
 }
 
+/// The order in which requirements are met: one that tolerates at least the
+/// taints of another, at least as long, comes first, so that adding it makes
+/// the other one hold and the result does not depend on the order of
+/// `required` in the settings. `ToleratesTaint` (k8s.io/api
+/// `core/v1/toleration.go`): an empty effect matches every effect, `Exists`
+/// every value; `getMinTolerationTime` (kubernetes
+/// `pkg/controller/tainteviction/taint_eviction.go`): an absent
+/// `tolerationSeconds` is forever. If `a` satisfies `b`, then
+/// `precedence(a) <= precedence(b)`; the rest orders by content, so equal
+/// requirements are interchangeable.
+fn precedence<'a>(t: &Toleration<'a>) -> impl Ord + use<'a> {
+    let operator = match t.op() {
+        Operator::Exists => 0,
+        Operator::Equal => 1,
+        Operator::Lt | Operator::Gt => 2,
+        Operator::Unknown => 3,
+    };
+    let time = t.seconds.map_or((0, 0), |s| (1, s.saturating_neg()));
+    (
+        !t.effect.is_empty(),
+        operator,
+        time,
+        t.key,
+        t.operator,
+        t.value,
+        t.effect,
+    )
+}
+
 fn require(
     present: &[Toleration<'_>],
     base: &str,
@@ -571,64 +600,91 @@ fn require(
     findings: &mut Findings,
     edits: &mut Vec<Edit>,
 ) {
+    let mut order: Vec<(usize, &RequiredToleration)> =
+        settings.required.iter().enumerate().collect();
+    order.sort_by_cached_key(|(_, r)| precedence(&Toleration::from(*r)));
     // The list as the edits leave it, so that each requirement sees the
-    // edits of the ones before it (edits are applied in order).
+    // edits of the ones before it (edits are applied in order). An inserted
+    // toleration can cut short a requirement met before it (a threshold
+    // sharing some of its taints), so requirements are met again until a
+    // pass edits nothing: then the second pass of the mutated object edits
+    // nothing either. Each pass that edits adds or lengthens a required
+    // toleration; the bound only guards against a cycle.
     let mut list: Vec<Toleration<'_>> = present.to_vec();
-    for (r, required) in settings.required.iter().enumerate() {
-        let wanted = Toleration::from(required);
-        let rendered = describe(&wanted);
-        match standing(&list, &wanted) {
-            Standing::Satisfied => {}
-            Standing::Missing if settings.mutate => {
-                findings.note(format!("{base}: added required toleration {rendered}"));
-                edits.push(Edit::AddToleration(required_json(required)));
-                list.push(wanted);
-            }
-            Standing::Missing => findings.push(Violation::new(
-                base,
-                "missing",
-                RULE_REQUIRED,
-                format!("required toleration {rendered} (required[{r}]) is missing"),
-            )),
-            Standing::CutShort(i) => {
-                let at = format!("{base}[{i}]");
-                let short = list[i];
-                let seconds = short.seconds.unwrap_or_default();
-                if !settings.mutate {
-                    findings.push(Violation::new(
-                        format!("{at}.tolerationSeconds"),
-                        seconds.to_string(),
-                        RULE_REQUIRED,
-                        format!(
-                            "evicts after {} on NoExecute taints that required toleration {rendered} (required[{r}]) must tolerate {} (Kubernetes applies the first matching toleration)",
-                            duration(Some(seconds)),
-                            duration(wanted.seconds)
-                        ),
-                    ));
-                } else if short.same_as(&wanted) {
-                    let change = match wanted.seconds {
-                        Some(s) => format!("set to {s}"),
-                        None => "removed".to_string(),
-                    };
-                    findings.note(format!(
-                        "{at}.tolerationSeconds: {change} (required toleration {rendered})"
-                    ));
-                    edits.push(Edit::SetTolerationSeconds {
-                        index: i,
-                        seconds: wanted.seconds,
-                    });
-                    list[i].seconds = wanted.seconds;
-                } else {
-                    findings.note(format!(
-                        "{base}: inserted required toleration {rendered} at [{i}], before the toleration that would evict after {}",
-                        duration(Some(seconds))
-                    ));
-                    edits.push(Edit::InsertToleration {
-                        index: i,
-                        toleration: required_json(required),
-                    });
-                    list.insert(i, wanted);
-                }
+    for _ in 0..=settings.required.len() {
+        let before = edits.len();
+        for &(r, required) in &order {
+            meet(r, required, &mut list, base, settings, findings, edits);
+        }
+        if !settings.mutate || edits.len() == before {
+            break;
+        }
+    }
+}
+
+/// Meets one requirement against the list as the edits so far leave it.
+fn meet<'a>(
+    r: usize,
+    required: &'a RequiredToleration,
+    list: &mut Vec<Toleration<'a>>,
+    base: &str,
+    settings: &TolerationSettings,
+    findings: &mut Findings,
+    edits: &mut Vec<Edit>,
+) {
+    let wanted = Toleration::from(required);
+    let rendered = describe(&wanted);
+    match standing(list, &wanted) {
+        Standing::Satisfied => {}
+        Standing::Missing if settings.mutate => {
+            findings.note(format!("{base}: added required toleration {rendered}"));
+            edits.push(Edit::AddToleration(required_json(required)));
+            list.push(wanted);
+        }
+        Standing::Missing => findings.push(Violation::new(
+            base,
+            "missing",
+            RULE_REQUIRED,
+            format!("required toleration {rendered} (required[{r}]) is missing"),
+        )),
+        Standing::CutShort(i) => {
+            let at = format!("{base}[{i}]");
+            let short = list[i];
+            let seconds = short.seconds.unwrap_or_default();
+            if !settings.mutate {
+                findings.push(Violation::new(
+                    format!("{at}.tolerationSeconds"),
+                    seconds.to_string(),
+                    RULE_REQUIRED,
+                    format!(
+                        "evicts after {} on NoExecute taints that required toleration {rendered} (required[{r}]) must tolerate {} (Kubernetes applies the first matching toleration)",
+                        duration(Some(seconds)),
+                        duration(wanted.seconds)
+                    ),
+                ));
+            } else if short.same_as(&wanted) {
+                let change = match wanted.seconds {
+                    Some(s) => format!("set to {s}"),
+                    None => "removed".to_string(),
+                };
+                findings.note(format!(
+                    "{at}.tolerationSeconds: {change} (required toleration {rendered})"
+                ));
+                edits.push(Edit::SetTolerationSeconds {
+                    index: i,
+                    seconds: wanted.seconds,
+                });
+                list[i].seconds = wanted.seconds;
+            } else {
+                findings.note(format!(
+                    "{base}: inserted required toleration {rendered} at [{i}], before the toleration that would evict after {}",
+                    duration(Some(seconds))
+                ));
+                edits.push(Edit::InsertToleration {
+                    index: i,
+                    toleration: required_json(required),
+                });
+                list.insert(i, wanted);
             }
         }
     }
@@ -1154,6 +1210,114 @@ mod tests {
                 json!([expected])
             );
             assert_accepted_untouched(&reevaluate(&request, &response, settings));
+        }
+
+        /// Regression (property `verdicts_do_not_depend_on_settings_order`):
+        /// requirements were met in settings order, so `gpu Equal` first added
+        /// both, `gpu Exists` first only the latter, which tolerates every
+        /// `gpu` taint (`ToleratesTaint`: `Exists` matches every value).
+        #[rstest]
+        #[case::exists_first(json!([{"key": "gpu", "operator": "Exists"}, {"key": "gpu", "operator": "Equal"}]), json!([{"key": "gpu", "operator": "Exists"}]))]
+        #[case::equal_first(json!([{"key": "gpu", "operator": "Equal"}, {"key": "gpu", "operator": "Exists"}]), json!([{"key": "gpu", "operator": "Exists"}]))]
+        #[case::operator_omitted_first(json!([{"key": "gpu", "value": "a100"}, {"key": "gpu", "operator": "Exists"}]), json!([{"key": "gpu", "operator": "Exists"}]))]
+        #[case::one_effect_first(json!([{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}, {"key": "gpu", "operator": "Exists"}]), json!([{"key": "gpu", "operator": "Exists"}]))]
+        #[case::shorter_first(
+            json!([
+                {"key": "gpu", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+                {"key": "gpu", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 600}
+            ]),
+            json!([{"key": "gpu", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 600}])
+        )]
+        #[case::disjoint_in_canonical_order(
+            json!([{"key": "b", "operator": "Exists", "effect": "NoSchedule"}, {"key": "a", "operator": "Exists"}]),
+            json!([{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "Exists", "effect": "NoSchedule"}])
+        )]
+        fn a_broader_requirement_is_met_first_whatever_the_order(
+            #[case] required: Value,
+            #[case] added: Value,
+        ) {
+            let request = fixture("daemonset-no-hostpath.json");
+            let mut reversed = required.clone();
+            if let Value::Array(items) = &mut reversed {
+                items.reverse();
+            }
+            for required in [required, reversed] {
+                let settings =
+                    json!({"daemonSets": {"tolerations": {"mutate": true, "required": required}}});
+                let response = evaluate(&request, settings.clone());
+                assert!(response.accepted, "{:?}", response.message);
+                assert_eq!(
+                    response.mutated_object.as_ref().expect("mutated")["spec"]["template"]["spec"]
+                        ["tolerations"],
+                    added,
+                    "required {required}"
+                );
+                assert_accepted_untouched(&reevaluate(&request, &response, settings));
+            }
+        }
+
+        /// An inserted threshold can cut short a requirement met before it
+        /// (`Lt 5` for 100s is the first match of a `k=3:NoExecute` taint
+        /// that `k Equal 3` must tolerate forever): requirements are met
+        /// again until nothing changes, so the second pass edits nothing.
+        #[test]
+        fn an_inserted_threshold_does_not_cut_short_a_requirement_met_before() {
+            let request = edited("daemonset-no-hostpath.json", |object| {
+                object["spec"]["template"]["spec"]["tolerations"] = json!([
+                    {"key": "k", "operator": "Equal", "value": "1", "effect": "NoExecute", "tolerationSeconds": 10}
+                ]);
+            });
+            let settings = json!({"daemonSets": {"tolerations": {"mutate": true, "required": [
+                {"key": "k", "operator": "Lt", "value": "5", "effect": "NoExecute", "tolerationSeconds": 100},
+                {"key": "k", "value": "3"}
+            ]}}});
+            let response = evaluate(&request, settings.clone());
+            assert!(response.accepted, "{:?}", response.message);
+            assert_eq!(
+                response.mutated_object.as_ref().expect("mutated")["spec"]["template"]["spec"]["tolerations"],
+                json!([
+                    {"key": "k", "operator": "Equal", "value": "3"},
+                    {"key": "k", "operator": "Lt", "value": "5", "effect": "NoExecute", "tolerationSeconds": 100},
+                    {"key": "k", "operator": "Equal", "value": "1", "effect": "NoExecute", "tolerationSeconds": 10},
+                    {"key": "k", "operator": "Equal", "value": "3"}
+                ])
+            );
+            assert_accepted_untouched(&reevaluate(&request, &response, settings));
+        }
+
+        /// Regression (property `fixtures_satisfy_every_invariant`): in warn
+        /// mode an inserted requirement moves a refused wildcard from [1] to
+        /// [2]; the second pass reports the same toleration, and edits nothing.
+        #[test]
+        fn an_insertion_moves_a_warned_toleration_and_changes_nothing_more() {
+            let settings = json!({"daemonSets": {"mode": "warn", "tolerations": {"mutate": true, "required": [
+                {"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 3600}
+            ]}}});
+            let request = fixture("daemonset-ebs-csi-node.json");
+            let response = evaluate(&request, settings.clone());
+            assert!(response.accepted, "{:?}", response.message);
+            assert_contains_all(
+                &warnings(&response).join("\n"),
+                &[
+                    "spec.template.spec.tolerations[1]={\"effect\":\"NoExecute\",\"operator\":\"Exists\",\"tolerationSeconds\":300}: empty key",
+                ],
+            );
+            let mutated = response.mutated_object.clone().expect("mutated");
+            assert_eq!(
+                mutated["spec"]["template"]["spec"]["tolerations"][1],
+                json!({"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 3600})
+            );
+            let mut again_request = request.clone();
+            again_request["object"] = mutated;
+            let again = evaluate(&again_request, settings);
+            assert!(again.accepted);
+            assert_eq!(again.mutated_object, None);
+            assert_contains_all(
+                &warnings(&again).join("\n"),
+                &[
+                    "spec.template.spec.tolerations[2]={\"effect\":\"NoExecute\",\"operator\":\"Exists\",\"tolerationSeconds\":300}: empty key",
+                ],
+            );
         }
 
         #[test]
