@@ -157,6 +157,19 @@ pub fn boolean(
         .transpose()
 }
 
+/// An integer field (`int64` in the API, e.g. `tolerationSeconds`), with
+/// the same contract as [`string`].
+pub fn integer(
+    parent: &Map<String, Value>,
+    key: &str,
+    path: impl FnOnce() -> String,
+    findings: &mut Findings,
+) -> Result<Option<i64>, Reported> {
+    get(parent, key)
+        .map(|v| typed(v, "an integer", Value::as_i64, path, findings).ok_or(Reported))
+        .transpose()
+}
+
 /// A `map[string]string` field (labels, parameters); entries of the wrong
 /// type are reported and skipped.
 pub fn string_map<'a>(

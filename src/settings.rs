@@ -98,8 +98,9 @@ pub struct DaemonSetSettings {
     pub mode: Mode,
     pub host_paths: HostPathSettings,
     pub tolerations: TolerationSettings,
-    /// `spec.template.spec.nodeName` pins every pod to one node and
-    /// bypasses the scheduler and every taint.
+    /// `spec.template.spec.nodeName` pins the whole set to one node and
+    /// skips the scheduler (the DaemonSet controller still checks the
+    /// node's `NoSchedule` and `NoExecute` taints).
     pub allow_node_name: bool,
 }
 
@@ -199,18 +200,33 @@ pub struct ForbiddenToleration {
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TolerationEntry {
     pub key: String,
-    /// `Equal` or `Exists`.
+    /// `Equal`, `Exists`, or the integer comparisons `Lt` and `Gt`
+    /// (Kubernetes 1.35, feature gate `TaintTolerationComparisonOperators`).
     pub operator: Option<String>,
     pub value: Option<String>,
     pub effect: Option<String>,
 }
 
-/// An allowed toleration: unset fields match anything.
+/// An allowed toleration: unset fields match anything, except that a
+/// pattern with a `value` and no `operator` does not match `Lt` or `Gt`.
 pub type TolerationPattern = TolerationEntry;
 
 /// A toleration every DaemonSet must carry: an unset operator is `Equal`, an
-/// empty or absent effect is every effect.
-pub type RequiredToleration = TolerationEntry;
+/// empty or absent effect is every effect, an absent `tolerationSeconds` is
+/// forever.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequiredToleration {
+    pub key: String,
+    /// `Equal`, `Exists`, `Lt` or `Gt`.
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+    /// How long the toleration must keep the pod on a node with a matching
+    /// `NoExecute` taint (absent: forever). Needs effect `NoExecute`, as in
+    /// the Kubernetes API.
+    pub toleration_seconds: Option<i64>,
+}
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]

@@ -809,6 +809,204 @@ proptest! {
     }
 }
 
+/// Fixed (issue 11, item 7): `require` in `src/daemonset/tolerations.rs`
+/// counted a required `NoExecute` toleration as present when the
+/// DaemonSet's matching toleration had `tolerationSeconds: 0` (evict at
+/// once), or when an earlier, shorter toleration is the one the taint
+/// manager applies (`GetMatchingTolerations` takes the first match).
+#[test]
+fn regression_required_toleration_seconds_zero() {
+    let r = validate(&regression("required-toleration-seconds-zero.json"));
+    assert!(!r.accepted, "tolerationSeconds 0 counted as present: {r:?}");
+    assert!(
+        violations(&r)
+            .iter()
+            .any(|v| v.contains("tolerations[0].tolerationSeconds=0")),
+        "{r:?}"
+    );
+}
+
+/// Fixed (issue 11, item 8): `covers` read any operator but `Exists` as
+/// `Equal`, so an `Lt 5` toleration satisfied a required `Equal 5`; and
+/// allowed patterns could not name `Lt`/`Gt` at all.
+#[test]
+fn regression_threshold_toleration_satisfies_required() {
+    let r = validate(&regression("threshold-toleration-satisfies-required.json"));
+    assert!(!r.accepted, "Lt 5 counted as Equal 5: {r:?}");
+}
+
+/// Fixed (issue 11, item 13): the `nodeName` violation said it bypasses
+/// every taint; the DaemonSet controller's `NodeShouldRunDaemonPod` still
+/// checks `NoSchedule`/`NoExecute` taints. It pins the whole set to one
+/// node and skips the scheduler.
+#[test]
+fn regression_node_name_message() {
+    let r = validate(&regression("node-name-message.json"));
+    let message = r.message.clone().unwrap_or_default();
+    assert!(!r.accepted);
+    assert!(!message.contains("every taint"), "{message}");
+    assert!(
+        message.contains("skips the scheduler") && message.contains("NoExecute"),
+        "{message}"
+    );
+}
+
+/// A DaemonSet CREATE reproducer as a `Case`, for the oracle's checks.
+fn regression_case(name: &str) -> Case {
+    let payload: Value = serde_json::from_slice(&regression(name)).expect("payload is JSON");
+    let request = &payload["request"];
+    Case {
+        kind: Kind::DaemonSet,
+        operation: "CREATE",
+        object: request["object"].clone(),
+        old_object: Value::Null,
+        settings: payload["settings"].clone(),
+        username: request
+            .pointer("/userInfo/username")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        groups: Vec::new(),
+    }
+}
+
+/// Fixed (issue 11, item 7): `require` in `src/daemonset/tolerations.rs`
+/// met requirements in settings order, so `[gpu Equal, gpu Exists]` added
+/// both and the reverse only `gpu Exists`, which tolerates every `gpu` taint
+/// (`ToleratesTaint`). Requirements are now met broadest first
+/// (`precedence`).
+#[test]
+fn regression_required_tolerations_order() {
+    let case = regression_case("required-tolerations-order.json");
+    let r = oracle::run(&case);
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.clone().expect("mutated");
+    assert_eq!(
+        mutated["spec"]["template"]["spec"]["tolerations"],
+        json!([{"key": "gpu", "operator": "Exists"}])
+    );
+    let mut reversed = case.settings.clone();
+    if let Some(Value::Array(items)) = reversed.pointer_mut("/daemonSets/tolerations/required") {
+        items.reverse();
+    }
+    let shuffled = oracle::run(&case.with_settings(reversed));
+    assert_eq!(oracle::verdict(&r), oracle::verdict(&shuffled));
+    assert_eq!(oracle::check_idempotent(&case, &r, &mutated), Ok(()));
+}
+
+/// Oracle fix (issue 11, item 7): in warn mode a required toleration
+/// inserted before the EBS node plugin's 300s wildcard moves the wildcard
+/// from [1] to [2]; `check_idempotent` took its warning for a new
+/// violation. `src/` was right: the insertion is needed (the taint manager
+/// applies the first match) and the second pass edits nothing.
+#[test]
+fn regression_inserted_toleration_moves_warning() {
+    let case = regression_case("inserted-toleration-moves-warning.json");
+    let r = oracle::run(&case);
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.clone().expect("mutated");
+    let again = oracle::run(&case.with_object(mutated.clone()));
+    assert!(
+        violations(&again)
+            .iter()
+            .any(|v| v.starts_with("spec.template.spec.tolerations[2]=")),
+        "{again:?}"
+    );
+    assert_eq!(oracle::check_idempotent(&case, &r, &mutated), Ok(()));
+}
+
+/// Fixed (issue 11, items 7-8): `require` met each requirement once, so an
+/// inserted `k Lt 5` for 100s became the first match of `k=3:NoExecute`,
+/// which the already met `k Equal 3` must tolerate forever, and the second
+/// pass inserted again. Requirements are now met until a pass edits nothing.
+#[test]
+fn regression_inserted_threshold_cuts_short_required() {
+    let case = regression_case("inserted-threshold-cuts-short-required.json");
+    let r = oracle::run(&case);
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.clone().expect("mutated");
+    assert_eq!(oracle::check_idempotent(&case, &r, &mutated), Ok(()));
+    assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+}
+
+/// A toleration for the targeted required-toleration properties: one key,
+/// every operator, the effects and times that matter.
+fn targeted_toleration(g: &mut Gen) -> Value {
+    let mut t = serde_json::Map::new();
+    if !g.chance(3) {
+        t.insert(
+            "key".into(),
+            json!(g.pick_str(&["example.com/k", "example.com/k", "other"])),
+        );
+    }
+    let operator = g.pick_str(&["Exists", "Equal", "", "Lt", "Gt", "exists"]);
+    let value = match operator.as_str() {
+        "Exists" | "exists" => None,
+        "Lt" | "Gt" => Some(g.pick_str(&["5", "-3", "100", "05"])),
+        _ => Some(g.pick_str(&["5", "a", ""])),
+    };
+    if t.get("key").is_none() && operator != "Exists" {
+        t.insert("key".into(), json!("example.com/k"));
+    }
+    t.insert("operator".into(), json!(operator));
+    if let Some(v) = value {
+        t.insert("value".into(), json!(v));
+    }
+    let effect = g.pick_str(&["NoExecute", "NoExecute", "", "NoSchedule"]);
+    if !effect.is_empty() {
+        t.insert("effect".into(), json!(effect));
+    }
+    if g.chance(10) {
+        let seconds = [0i64, -5, 60, 300, 3600][g.below(5)];
+        t.insert("tolerationSeconds".into(), json!(seconds));
+    }
+    Value::Object(t)
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Strict form of items 7 and 8: an accepted (or mutated) DaemonSet
+    /// meets every required toleration as Kubernetes applies it (first
+    /// matching toleration, its `tolerationSeconds`, `Lt`/`Gt` with the gate
+    /// on and off), and a second pass of the mutation changes nothing.
+    #[test]
+    fn strict_required_tolerations_hold_as_the_taint_manager_applies_them(
+        seed in bytes(),
+        mutate in any::<bool>(),
+    ) {
+        let (tolerations, required) = generate(&seed, |g| {
+            let n = g.count(4);
+            let tolerations: Vec<Value> = (0..n).map(|_| targeted_toleration(g)).collect();
+            let mut required = json!({"key": "example.com/k", "effect": "NoExecute"});
+            match g.below(4) {
+                0 => required["operator"] = json!("Exists"),
+                1 => required["value"] = json!("5"),
+                2 => {
+                    required["operator"] = json!("Gt");
+                    required["value"] = json!("5");
+                }
+                _ => {
+                    required["operator"] = json!("Exists");
+                    required.as_object_mut().map(|m| m.remove("effect"));
+                }
+            }
+            if required.get("effect").is_some() && g.chance(8) {
+                required["tolerationSeconds"] = json!([0i64, 60, 300][g.below(3)]);
+            }
+            (tolerations, required)
+        });
+        let settings = json!({"daemonSets": {"tolerations": {
+            "allowWildcard": true, "mutate": mutate, "required": [required]
+        }}});
+        let mut case = daemon_set_case(&[], settings);
+        case.object["spec"]["template"]["spec"]["tolerations"] = Value::Array(tolerations);
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_semantics_tolerating(&case, &r, &[]), Ok(()));
+        prop_assert_eq!(oracle::check_mutation(&case, &r), Ok(()));
+    }
+}
+
 /// BUG (low, warn mode): `src/daemonset/host_paths.rs`, `allowed_volumes`
 /// drops a volume whose `hostPath.type` is not allowed (`if
 /// !type_allowed(..) { continue; }`) before its mounts are judged: in warn

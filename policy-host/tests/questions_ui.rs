@@ -27,6 +27,7 @@ enum Shape {
     List(Box<Shape>),
     Map(Box<Shape>),
     Bool,
+    Int,
     Str,
     Enum(Vec<String>),
 }
@@ -152,6 +153,9 @@ fn probe(path: &[Seg]) -> Shape {
     if message.contains("expected a boolean") {
         return Shape::Bool;
     }
+    if message.contains("expected i64") {
+        return Shape::Int;
+    }
     panic!("cannot classify the setting at `{here}`: {message}");
 }
 
@@ -232,6 +236,7 @@ fn ui_type_fits(shape: &Shape, question: &Value) -> bool {
     let ty = question["type"].as_str().unwrap_or_default();
     match shape {
         Shape::Bool => ty == "boolean",
+        Shape::Int => ty == "int",
         Shape::Str => ty == "string" || ty == "enum",
         Shape::Enum(values) => {
             ty == "enum"
@@ -404,6 +409,13 @@ fn every_enum_option_is_accepted() {
                 // `Exists` takes no value; `Equal` needs one for required ones.
                 if name == "operator" && option == "Equal" && var.ends_with("required") {
                     item["value"] = json!("v");
+                }
+                // `Lt` and `Gt` compare integers: a required one needs a value.
+                if name == "operator"
+                    && (option == "Lt" || option == "Gt")
+                    && var.ends_with("required")
+                {
+                    item["value"] = json!("5");
                 }
                 let mut settings = json!({});
                 set_path(&mut settings, var, json!([item]));

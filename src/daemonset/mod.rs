@@ -26,7 +26,14 @@ pub enum Edit {
         container: usize,
         mount: usize,
     },
+    /// Appends a toleration.
     AddToleration(Value),
+    /// Inserts a toleration before the one at `index` (Kubernetes matches a
+    /// taint with the first toleration that tolerates it).
+    InsertToleration { index: usize, toleration: Value },
+    /// Sets `tolerationSeconds` of the toleration at `index` (`None`: removes
+    /// it, forever).
+    SetTolerationSeconds { index: usize, seconds: Option<i64> },
 }
 
 /// Judges a DaemonSet and applies the mutations the settings enable.
@@ -105,6 +112,27 @@ fn apply(object: &mut Map<String, Value>, edits: Vec<Edit>) {
                     items.push(toleration);
                 }
             }
+            Edit::InsertToleration { index, toleration } => {
+                if let Some(Value::Array(items)) = pod_spec.get_mut("tolerations") {
+                    items.insert(index.min(items.len()), toleration);
+                }
+            }
+            Edit::SetTolerationSeconds { index, seconds } => {
+                if let Some(toleration) = pod_spec
+                    .get_mut("tolerations")
+                    .and_then(|t| t.get_mut(index))
+                    .and_then(Value::as_object_mut)
+                {
+                    match seconds {
+                        Some(s) => {
+                            toleration.insert("tolerationSeconds".into(), Value::from(s));
+                        }
+                        None => {
+                            toleration.remove("tolerationSeconds");
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -135,7 +163,7 @@ mod tests {
             &[
                 "hostPath volumes are not allowed",
                 "tolerates every taint",
-                "nodeName bypasses",
+                "nodeName pins the whole DaemonSet to one node and skips the scheduler",
             ],
         );
     }

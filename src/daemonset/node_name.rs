@@ -1,6 +1,14 @@
-//! `spec.template.spec.nodeName`: pins every pod to one node, bypassing the
-//! scheduler and every taint. Governed by `daemonSets.allowNodeName`, a
-//! plain switch with nothing to compile.
+//! `spec.template.spec.nodeName`: pins the whole set to one node and skips
+//! the scheduler. Governed by `daemonSets.allowNodeName`, a plain switch
+//! with nothing to compile.
+//!
+//! Taints still apply: the DaemonSet controller (kubernetes
+//! `pkg/controller/daemon/daemon_controller.go`, `NodeShouldRunDaemonPod`)
+//! runs no pod on any node but the named one, and `predicates` still refuses
+//! a node whose `NoSchedule` or `NoExecute` taints the pod does not tolerate.
+//! What the pin skips is the scheduler: the pod is created bound to the node,
+//! so no scheduler plugin (resources, ports, volume topology, extenders)
+//! judges it.
 
 use serde_json::{Map, Value};
 
@@ -20,7 +28,7 @@ pub fn check(pod_spec: &Map<String, Value>, allowed: bool, findings: &mut Findin
             field,
             render_str(node),
             rules::ALLOW_NODE_NAME,
-            "nodeName bypasses the scheduler and every taint",
+            "nodeName pins the whole DaemonSet to one node and skips the scheduler (the DaemonSet controller still checks its NoSchedule and NoExecute taints)",
         ));
     }
 }
@@ -40,7 +48,7 @@ mod tests {
             &response,
             1,
             &[
-                "spec.template.spec.nodeName=\"ip-10-0-3-17.eu-west-1.compute.internal\": nodeName bypasses the scheduler and every taint [daemonSets.allowNodeName]",
+                "spec.template.spec.nodeName=\"ip-10-0-3-17.eu-west-1.compute.internal\": nodeName pins the whole DaemonSet to one node and skips the scheduler (the DaemonSet controller still checks its NoSchedule and NoExecute taints) [daemonSets.allowNodeName]",
             ],
         );
         let settings = json!({"daemonSets": {"allowNodeName": true, "hostPaths": {"allowed": allowed}, "tolerations": {"allowWildcard": true}}});

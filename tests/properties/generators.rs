@@ -260,9 +260,13 @@ pub const SETTINGS_TOLERATION_KEYS: &[&str] = &[
     "node.kubernetes.io/not-ready",
     "gpu",
 ];
-pub const OBJECT_OPERATORS: &[&str] = &["Exists", "Equal", "", "exists", "EXISTS"];
-pub const OPERATORS: &[&str] = &["Exists", "Equal"];
-pub const TOLERATION_VALUES: &[&str] = &["", "true", "gpu", "NoSchedule"];
+pub const OBJECT_OPERATORS: &[&str] = &["Exists", "Equal", "", "exists", "EXISTS", "Lt", "Gt"];
+pub const OPERATORS: &[&str] = &["Exists", "Equal", "Lt", "Gt"];
+pub const TOLERATION_VALUES: &[&str] = &["", "true", "gpu", "NoSchedule", "5", "-3", "05"];
+/// Values for `Lt`/`Gt` in settings (canonical integers).
+pub const THRESHOLD_VALUES: &[&str] = &["0", "5", "-3", "100"];
+/// `tolerationSeconds` on objects: 0 and less evict at once.
+pub const TOLERATION_SECONDS: &[i64] = &[0, -5, 60, 300, 3600];
 pub const OBJECT_EFFECTS: &[&str] = &[
     "",
     "NoSchedule",
@@ -655,8 +659,9 @@ pub fn toleration(g: &mut Gen) -> Value {
     if g.chance(10) {
         t.insert("effect".into(), Value::from(g.pick_str(OBJECT_EFFECTS)));
     }
-    if g.chance(2) {
-        t.insert("tolerationSeconds".into(), json!(300));
+    if g.chance(3) {
+        let seconds = TOLERATION_SECONDS[g.below(TOLERATION_SECONDS.len())];
+        t.insert("tolerationSeconds".into(), json!(seconds));
     }
     sprinkle_unknown(g, &mut t);
     garble(g, Value::Object(t))
@@ -945,13 +950,15 @@ fn toleration_pattern(g: &mut Gen, v: Vocabulary, with_operator: bool) -> Value 
         "key".into(),
         Value::from(entry(g, v, SETTINGS_TOLERATION_KEYS, &["", " "])),
     );
+    let mut threshold = false;
     if with_operator && g.chance(8) {
-        t.insert(
-            "operator".into(),
-            Value::from(entry(g, v, OPERATORS, &["exists", ""])),
-        );
+        let operator = entry(g, v, OPERATORS, &["exists", ""]);
+        threshold = matches!(operator.as_str(), "Lt" | "Gt");
+        t.insert("operator".into(), Value::from(operator));
     }
-    if with_operator && g.chance(5) {
+    if threshold {
+        t.insert("value".into(), Value::from(g.pick_str(THRESHOLD_VALUES)));
+    } else if with_operator && g.chance(5) {
         t.insert("value".into(), Value::from(g.pick_str(TOLERATION_VALUES)));
     }
     if g.chance(8) {
@@ -961,6 +968,29 @@ fn toleration_pattern(g: &mut Gen, v: Vocabulary, with_operator: bool) -> Value 
         );
     }
     Value::Object(t)
+}
+
+/// A required toleration: a pattern, sometimes with a `tolerationSeconds`
+/// (valid only with effect `NoExecute`).
+fn required_toleration(g: &mut Gen, v: Vocabulary) -> Value {
+    let mut t = toleration_pattern(g, v, true);
+    if g.chance(3)
+        && let Value::Object(map) = &mut t
+    {
+        if v == Vocabulary::Valid || g.chance(2) {
+            map.insert("effect".into(), Value::from("NoExecute"));
+        }
+        let seconds: &[i64] = if v == Vocabulary::Valid {
+            &[0, 60, 300, 3600]
+        } else {
+            &[0, 300, -1]
+        };
+        map.insert(
+            "tolerationSeconds".into(),
+            json!(seconds[g.below(seconds.len())]),
+        );
+    }
+    t
 }
 
 fn field_rule(g: &mut Gen, v: Vocabulary, values: &[&str]) -> Value {
@@ -1150,7 +1180,7 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
             t.insert("allowed".into(), Value::Array(allowed));
         }
         let n = g.count(2);
-        let required: Vec<Value> = (0..n).map(|_| toleration_pattern(g, v, true)).collect();
+        let required: Vec<Value> = (0..n).map(|_| required_toleration(g, v)).collect();
         t.insert("required".into(), Value::Array(required));
         t.insert("mutate".into(), Value::Bool(g.chance(8)));
         d.insert("tolerations".into(), Value::Object(t));

@@ -126,13 +126,10 @@ pub fn verdict(r: &ValidationResponse) -> Verdict {
         })
         .collect();
     notes.sort();
-    let mutated = r.mutated_object.clone().map(|mut m| {
-        // Required tolerations are appended in settings order.
-        if let Some(Value::Array(items)) = m.pointer_mut("/spec/template/spec/tolerations") {
-            items.sort_by_key(Value::to_string);
-        }
-        m
-    });
+    // Required tolerations are met in an order of their own (broadest
+    // first), so the mutated object, tolerations in order, must not depend
+    // on the order of `required`.
+    let mutated = r.mutated_object.clone();
     Verdict {
         accepted: r.accepted,
         violations,
@@ -254,6 +251,36 @@ pub fn strip_targeted(kind: Kind, object: &Value) -> Value {
     object
 }
 
+/// Mutation keeps every toleration, in order (required ones are appended or
+/// inserted), and changes a `tolerationSeconds` only to tolerate longer.
+fn kept_in_order(before: &[Value], after: &[Value]) -> Outcome {
+    let without_seconds = |t: &Value| {
+        let mut t = t.clone();
+        if let Value::Object(m) = &mut t {
+            m.remove("tolerationSeconds");
+        }
+        t
+    };
+    let mut rest = after.iter();
+    for b in before {
+        let Some(a) = rest.find(|a| without_seconds(a) == without_seconds(b)) else {
+            return Err(format!("toleration {b} dropped or changed: {after:?}"));
+        };
+        let seconds = |t: &Value| t.get("tolerationSeconds").cloned();
+        let (sb, sa) = (seconds(b), seconds(a));
+        let longer = match (sb.as_ref().and_then(Value::as_i64), &sa) {
+            _ if sb == sa => true,
+            (Some(_), None) => true,
+            (Some(x), Some(y)) => y.as_i64().is_some_and(|y| y > x),
+            _ => false,
+        };
+        if !longer {
+            return Err(format!("tolerationSeconds of {b} changed to {sa:?}"));
+        }
+    }
+    Ok(())
+}
+
 fn mounts_of(object: &Value) -> Vec<Value> {
     let mut mounts = Vec::new();
     for list in CONTAINER_LISTS {
@@ -293,11 +320,11 @@ pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
             let before = original.pointer(pointer);
             let after = mutated.pointer(pointer);
             match (before, after) {
-                (Some(Value::Array(b)), Some(Value::Array(a))) if a.starts_with(b) => {}
+                (Some(Value::Array(b)), Some(Value::Array(a))) => kept_in_order(b, a)?,
                 (None | Some(Value::Null), Some(Value::Array(_)) | None) => {}
                 (b, a) if b == a => {}
                 (b, a) => {
-                    return Err(format!("tolerations not kept as a prefix: {b:?} -> {a:?}"));
+                    return Err(format!("tolerations not kept: {b:?} -> {a:?}"));
                 }
             }
             for (b, a) in mounts_of(original).iter().zip(mounts_of(mutated).iter()) {
@@ -378,11 +405,55 @@ pub fn check_idempotent(case: &Case, r: &ValidationResponse, mutated: &Value) ->
     }
     let before: Vec<String> = violations(r).iter().map(|v| signature(v)).collect();
     for v in violations(&again) {
-        if !before.contains(&signature(&v)) {
+        if !before.contains(&signature(&v)) && !moved_toleration(case, mutated, r, &v) {
             return Err(format!("mutated object has a new violation: {v}"));
         }
     }
     Ok(())
+}
+
+/// A violation of `tolerations[j]` in the mutated object that the original
+/// object had on the same toleration at another index: an inserted required
+/// toleration moves the ones after it (`tolerationSeconds` aside, which only
+/// a requirement lengthens and no judgement of a single toleration reads).
+fn moved_toleration(case: &Case, mutated: &Value, r: &ValidationResponse, v: &str) -> bool {
+    const BASE: &str = "spec.template.spec.tolerations[";
+    let Some(v) = Violation::parse(v) else {
+        return false;
+    };
+    let Some((index, tail)) = v
+        .path
+        .strip_prefix(BASE)
+        .and_then(|rest| rest.split_once(']'))
+    else {
+        return false;
+    };
+    let Ok(j) = index.parse::<usize>() else {
+        return false;
+    };
+    let pointer = "/spec/template/spec/tolerations";
+    let list = |o: &Value| o.pointer(pointer).and_then(Value::as_array).cloned();
+    let (Some(original), Some(after)) = (list(&case.object), list(mutated)) else {
+        return false;
+    };
+    let without_seconds = |t: &Value| {
+        let mut t = t.clone();
+        if let Value::Object(m) = &mut t {
+            m.remove("tolerationSeconds");
+        }
+        t
+    };
+    let Some(moved) = after.get(j).map(without_seconds) else {
+        return false;
+    };
+    let earlier: Vec<(String, String)> = violations(r)
+        .iter()
+        .filter_map(|w| Violation::parse(w).map(|w| (w.path.to_string(), w.rule.to_string())))
+        .collect();
+    original.iter().enumerate().any(|(i, t)| {
+        without_seconds(t) == moved
+            && earlier.contains(&(format!("{BASE}{i}]{tail}"), v.rule.to_string()))
+    })
 }
 
 pub fn check_mutation(case: &Case, r: &ValidationResponse) -> Outcome {
@@ -815,11 +886,111 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
             }
         }
     }
+    check_required_tolerations(settings, list_field(pod, "tolerations", "pod spec")?)?;
     if let Some(node) = str_field(pod, "nodeName", "pod spec")?
         && !node.is_empty()
         && !ds.allow_node_name
     {
         return Err(format!("accepted nodeName {node:?}"));
+    }
+    Ok(())
+}
+
+/// `ToleratesTaint` (k8s.io/api `core/v1/toleration.go`), with the alpha
+/// gate `TaintTolerationComparisonOperators` on or off.
+fn ref_tolerates(t: &Value, taint: (&str, &str, &str), gate: bool) -> bool {
+    let (key, value, effect) = taint;
+    let field = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
+    if !field("effect").is_empty() && field("effect") != effect {
+        return false;
+    }
+    if !field("key").is_empty() && field("key") != key {
+        return false;
+    }
+    match field("operator") {
+        "" | "Equal" => field("value") == value,
+        "Exists" => true,
+        op @ ("Lt" | "Gt") if gate => match (ref_integer(field("value")), ref_integer(value)) {
+            (Some(threshold), Some(taint)) => {
+                if op == "Lt" {
+                    taint < threshold
+                } else {
+                    taint > threshold
+                }
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// apimachinery `content.IsDecimalInteger`, then `strconv.ParseInt`.
+fn ref_integer(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = text == "0"
+        || (!digits.is_empty()
+            && !digits.starts_with('0')
+            && digits.chars().all(|c| c.is_ascii_digit()));
+    if canonical { text.parse().ok() } else { None }
+}
+
+/// Every required toleration holds on every taint it tolerates: the first
+/// toleration that tolerates the taint (the taint manager's
+/// `GetMatchingTolerations`) exists and, for `NoExecute`, keeps the pod at
+/// least as long (`getMinTolerationTime`: absent forever, <= 0 at once).
+/// A non-threshold requirement must hold with the gate off too (then `Lt`
+/// and `Gt` match nothing).
+fn check_required_tolerations(settings: &Settings, present: &[Value]) -> Outcome {
+    for r in &settings.daemon_sets.tolerations.required {
+        let operator = r.operator.as_deref().unwrap_or("Equal");
+        let value = r.value.as_deref().unwrap_or("");
+        let values: Vec<String> = match operator {
+            "Exists" => ["", "true", "gpu", "5", "-3", "1000"]
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            "Lt" => ref_integer(value)
+                .and_then(|v| v.checked_sub(1))
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default(),
+            "Gt" => ref_integer(value)
+                .and_then(|v| v.checked_add(1))
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default(),
+            _ => vec![value.to_string()],
+        };
+        let effects: Vec<&str> = match r.effect.as_deref() {
+            None | Some("") => vec!["NoSchedule", "PreferNoSchedule", "NoExecute"],
+            Some(e) => vec![e],
+        };
+        let gates: &[bool] = if matches!(operator, "Lt" | "Gt") {
+            &[true]
+        } else {
+            &[false, true]
+        };
+        for &gate in gates {
+            for v in &values {
+                for effect in &effects {
+                    let taint = (r.key.as_str(), v.as_str(), *effect);
+                    let Some(first) = present.iter().find(|t| ref_tolerates(t, taint, gate)) else {
+                        return Err(format!(
+                            "accepted without required toleration {r:?}: taint {taint:?} (gate {gate}) is not tolerated"
+                        ));
+                    };
+                    let have = first.get("tolerationSeconds").and_then(Value::as_i64);
+                    let long_enough = match (have, r.toleration_seconds) {
+                        (None, _) => true,
+                        (Some(_), None) => false,
+                        (Some(h), Some(w)) => h.max(0) >= w,
+                    };
+                    if *effect == "NoExecute" && !long_enough {
+                        return Err(format!(
+                            "accepted with required toleration {r:?} cut short: taint {taint:?} (gate {gate}) is first tolerated by {first} for {have:?}s"
+                        ));
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
