@@ -217,10 +217,12 @@ fn evaluate(
         Some(Value::Object(map)) => Some(map),
         _ => None,
     };
-    if let Some(old) = old
-        && being_deleted(old)
-        && judged_fields_unchanged(target, &object, old)
-    {
+    // Compared once, and only where it decides something: a deletion, and
+    // for DaemonSets an unchanged pod template.
+    let deleting = old.is_some_and(being_deleted);
+    let judged_unchanged = (deleting || target == Target::DaemonSet)
+        && old.is_some_and(|old| judged_fields_unchanged(target, &object, old));
+    if deleting && judged_unchanged {
         return accept(
             vec![format!(
                 "{} {} is being deleted and this update changes no judged field: not checked",
@@ -232,10 +234,8 @@ fn evaluate(
     }
     let (findings, mode) = match target {
         Target::DaemonSet => {
-            let unchanged_template =
-                old.is_some_and(|old| judged_fields_unchanged(target, &object, old));
             let findings = daemonset::evaluate(&mut object, &policy.daemon_sets, &policy.drivers);
-            if unchanged_template {
+            if judged_unchanged {
                 return unchanged_template_verdict(findings);
             }
             (findings, policy.daemon_sets.mode)
