@@ -17,7 +17,8 @@ AdmissionRequest (the `request` body) of a CREATE, shaped like
   `deprecated.daemonset.template.generation` annotation, zeroed status), and the
   JSON encoding (omitempty false booleans dropped, `creationTimestamp: null` in the
   template);
-* what the installer adds: Helm's `meta.helm.sh/release-*` annotations, the GPU
+* what the installer adds: Helm's `meta.helm.sh/release-*` annotations and
+  `app.kubernetes.io/managed-by: Helm` label (pkg/action/install.go setMetadataVisitor), the GPU
   operator's controller ownerReference to its ClusterPolicy;
 * uid and creationTimestamp are fixed (UUIDv5), so running it again gives the
   same files.
@@ -83,6 +84,15 @@ SOURCES = {
     "longhorn": dict(HELM, release=("longhorn", "longhorn-system")),
     "gpu-operator-driver": dict(GPU_OPERATOR, owner="cluster-policy"),
     "gpu-operator-container-toolkit": dict(GPU_OPERATOR, owner="cluster-policy"),
+}
+
+# A file whose objects another installer creates than its agent's: file stem -> source.
+FILE_SOURCES = {
+    # longhorn-manager applies the StorageClass from ConfigMap longhorn-storageclass.
+    "longhorn-storageclass": {
+        "user": sa_user("longhorn-system", "longhorn-service-account"),
+        "fieldManager": None,
+    },
 }
 
 # A file with several objects: (file stem, object name) -> request file name.
@@ -243,8 +253,7 @@ def default_storageclass(obj):
     set_default(obj, "volumeBindingMode", "Immediate")
 
 
-def request(stem, name, obj):
-    src = SOURCES[stem]
+def request(stem, name, obj, src):
     kind = obj["kind"]
     group, version, resource = KINDS[kind]
     obj = copy.deepcopy(obj)
@@ -265,6 +274,10 @@ def request(stem, name, obj):
         meta["annotations"] = annotations
         annotations["meta.helm.sh/release-name"] = release[0]
         annotations["meta.helm.sh/release-namespace"] = release[1]
+        # pkg/action/install.go setMetadataVisitor labels every resource too.
+        labels = meta.setdefault("labels", {}) or {}
+        meta["labels"] = labels
+        labels["app.kubernetes.io/managed-by"] = "Helm"
     if src.get("owner"):
         meta["ownerReferences"] = [
             {
@@ -325,7 +338,7 @@ def main():
                 name = NAMES.get((stem, doc["metadata"]["name"]))
                 if name is None:
                     sys.exit(f"{file}: no request name for {doc['kind']} {doc['metadata']['name']}")
-            req = request(base, name, doc)
+            req = request(base, name, doc, FILE_SOURCES.get(stem) or SOURCES[base])
             path = os.path.join(out_dir, name + ".json")
             with open(path, "w") as f:
                 json.dump(req, f, indent=2)

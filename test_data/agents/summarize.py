@@ -12,6 +12,70 @@ sets none.
 """
 import json
 import os
+import posixpath
+
+# README.md "daemonSets.hostPaths.forbidden" defaults (src/daemonset/host_paths.rs).
+FORBIDDEN = [
+    "/run/containerd", "/var/run/containerd", "/run/crio", "/var/run/crio",
+    "/run/docker.sock", "/var/run/docker.sock", "/run/cri-dockerd.sock",
+    "/var/run/cri-dockerd.sock", "/run/k3s/containerd", "/var/run/k3s/containerd",
+    "/etc/kubernetes",
+]
+
+
+def norm(path):
+    if not path.startswith("/"):
+        return path
+    return posixpath.normpath(path) if path != "/" else "/"
+
+
+def under(path, prefix):
+    return prefix == "/" or path == prefix or path.startswith(prefix + "/")
+
+
+def envelope(spec):
+    """The hostPaths.allowed entries and tolerations that admit this pod template as it is."""
+    mounts = {}
+    for _, c in containers(spec):
+        for m in c.get("volumeMounts") or []:
+            mounts.setdefault(m["name"], []).append(m)
+    lines = ["hostPaths:", "  allowed:"]
+    touched = set()
+    for v in spec.get("volumes") or []:
+        hp = v.get("hostPath")
+        if not hp or not hp["path"].startswith("/"):
+            continue
+        ms = mounts.get(v["name"], [])
+        path = norm(hp["path"])
+        ro = bool(ms) and all(m.get("readOnly") for m in ms)
+        props = sorted({m.get("mountPropagation") for m in ms if m.get("mountPropagation") not in (None, "None")})
+        entry = f"    - {{pathPrefix: {path}, readOnly: {str(ro).lower()}, types: [{json.dumps(hp.get('type', ''))}]"
+        if "Bidirectional" in props:
+            entry += ", allowBidirectional: true"
+        entry += "}"
+        if "HostToContainer" in props:
+            entry += "  # HostToContainer"
+        lines.append(entry)
+        for f in FORBIDDEN:
+            if under(path, f) or under(f, path):
+                touched.add(f)
+    if touched:
+        lines.append("  # default-forbidden paths it reaches (leave them out of the profile's forbidden):")
+        lines.append("  #   " + ", ".join(sorted(touched)))
+    tol = spec.get("tolerations") or []
+    lines.append("tolerations:" + (" {}  # none" if not tol else ""))
+    if any(not t.get("key") and t.get("operator") == "Exists" for t in tol):
+        effects = sorted({t.get("effect", "") for t in tol if not t.get("key")})
+        if "" in effects:
+            lines.append("  allowWildcard: true")
+        else:
+            lines.append(f"  allowedWildcardEffects: [{', '.join(effects)}]")
+    keyed = [t for t in tol if t.get("key")]
+    if keyed:
+        lines.append("  allowed:")
+        for t in keyed:
+            lines.append("    - " + json.dumps(t, separators=(", ", ": ")))
+    return lines
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -90,6 +154,11 @@ def main():
         print("* tolerations: " + ("none" if not tol else ""))
         for t in tol:
             print("  * `" + json.dumps(t, separators=(",", ":")) + "`")
+        print("* envelope (profile sections that admit it unchanged):\n")
+        print("  ```yaml")
+        for line in envelope(spec):
+            print("  " + line)
+        print("  ```")
         print()
 
 
