@@ -41,20 +41,36 @@ def envelope(spec):
             mounts.setdefault(m["name"], []).append(m)
     lines = ["hostPaths:", "  allowed:"]
     touched = set()
+    # One entry per normalised path (the policy refuses duplicates): volumes of the same path merge.
+    grants = {}
     for v in spec.get("volumes") or []:
         hp = v.get("hostPath")
         if not hp or not hp["path"].startswith("/"):
             continue
         ms = mounts.get(v["name"], [])
-        path = norm(hp["path"])
-        ro = bool(ms) and all(m.get("readOnly") for m in ms)
+        g = grants.setdefault(norm(hp["path"]), {"mounts": [], "types": [], "used": False})
+        g["mounts"] += ms
+        g["used"] = g["used"] or bool(ms)
+        if hp.get("type", "") not in g["types"]:
+            g["types"].append(hp.get("type", ""))
+    if not grants:
+        lines[1] = "  allowed: []  # no absolute POSIX hostPath: nothing can be granted"
+    for path, g in grants.items():
+        ms = g["mounts"]
+        ro = all(m.get("readOnly") for m in ms)
         props = sorted({m.get("mountPropagation") for m in ms if m.get("mountPropagation") not in (None, "None")})
-        entry = f"    - {{pathPrefix: {path}, readOnly: {str(ro).lower()}, types: [{json.dumps(hp.get('type', ''))}]"
+        types = ", ".join(json.dumps(t) for t in g["types"])
+        entry = f"    - {{pathPrefix: {path}, readOnly: {str(ro).lower()}, types: [{types}]"
         if "Bidirectional" in props:
             entry += ", allowBidirectional: true"
         entry += "}"
+        notes = []
         if "HostToContainer" in props:
-            entry += "  # HostToContainer"
+            notes.append("HostToContainer")
+        if not g["used"]:
+            notes.append("volume not mounted")
+        if notes:
+            entry += "  # " + ", ".join(notes)
         lines.append(entry)
         for f in FORBIDDEN:
             if under(path, f) or under(f, path):
