@@ -15,8 +15,8 @@ AdmissionRequest (the `request` body) of a CREATE, shaped like
   pkg/apis/storage/v1/defaults.go (SetDefaults_CSIDriver, _StorageClass), the
   DaemonSet strategy's PrepareForCreate (generation 1, the
   `deprecated.daemonset.template.generation` annotation, zeroed status), and the
-  JSON encoding (omitempty false booleans dropped, `creationTimestamp: null` in the
-  template);
+  JSON encoding (nulls, omitempty false booleans, empty `env[].value` and empty
+  `labels`/`annotations` dropped, `creationTimestamp: null` in the template);
 * what the installer adds: Helm's `meta.helm.sh/release-*` annotations and
   `app.kubernetes.io/managed-by: Helm` label (pkg/action/install.go setMetadataVisitor), the GPU
   operator's controller ownerReference to its ClusterPolicy;
@@ -127,6 +127,24 @@ def drop_false(d, *keys):
             del d[k]
 
 
+def drop_nulls(x):
+    # A JSON null decodes to Go's zero value, which omitempty (or a nil pointer) leaves out.
+    if isinstance(x, dict):
+        for k in [k for k, v in x.items() if v is None and k != "creationTimestamp"]:
+            del x[k]
+        for v in x.values():
+            drop_nulls(v)
+    elif isinstance(x, list):
+        for v in x:
+            drop_nulls(v)
+
+
+def drop_empty_metadata(meta):
+    for k in ("annotations", "labels"):
+        if meta.get(k) == {}:
+            del meta[k]
+
+
 def default_pull_policy(image):
     # pkg/apis/core/v1/defaults.go SetDefaults_Container: Always for :latest or no tag.
     if "@" in image:
@@ -169,6 +187,8 @@ def default_container(c, host_network):
     for hook in ("postStart", "preStop"):
         default_http_get(((c.get("lifecycle") or {}).get(hook) or {}).get("httpGet"))
     for env in c.get("env") or []:
+        if env.get("value") == "":
+            del env["value"]  # EnvVar.Value is omitempty
         vf = env.get("valueFrom") or {}
         if vf.get("fieldRef") is not None:
             set_default(vf["fieldRef"], "apiVersion", "v1")
@@ -198,6 +218,7 @@ def default_volume(v):
 
 def default_pod_template(t):
     meta = t.setdefault("metadata", {})
+    drop_empty_metadata(meta)
     meta.setdefault("creationTimestamp", None)
     spec = t.setdefault("spec", {})
     set_default(spec, "dnsPolicy", "ClusterFirst")
@@ -257,7 +278,9 @@ def request(stem, name, obj, src):
     kind = obj["kind"]
     group, version, resource = KINDS[kind]
     obj = copy.deepcopy(obj)
+    drop_nulls(obj)
     meta = obj.setdefault("metadata", {})
+    drop_empty_metadata(meta)
     release = src.get("release")
     namespace = None
     if kind not in CLUSTER_SCOPED:
