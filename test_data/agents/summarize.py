@@ -33,6 +33,32 @@ def under(path, prefix):
     return prefix == "/" or path == prefix or path.startswith(prefix + "/")
 
 
+def repository(image):
+    """The image's repository without tag or digest (these fixtures all name a domain first)."""
+    image = image.split("@", 1)[0]
+    head, _, last = image.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
+def match(obj):
+    """A profile `match` naming this DaemonSet by namespace, name, ServiceAccount and images."""
+    spec = obj["spec"]["template"]["spec"]
+    repos = []
+    for _, c in containers(spec):
+        r = repository(c["image"])
+        if r not in repos:
+            repos.append(r)
+    lines = [
+        "match:",
+        f"  namespaces: [{obj['metadata']['namespace']}]",
+        f"  names: [{obj['metadata']['name']}]",
+        f"  serviceAccountNames: [{spec.get('serviceAccountName') or 'default'}]",
+        "  images:",
+    ]
+    lines += [f"    - repository: {r}" for r in repos]
+    return lines
+
+
 def envelope(spec):
     """The hostPaths.allowed entries and tolerations that admit this pod template as it is."""
     mounts = {}
@@ -67,6 +93,8 @@ def envelope(spec):
         notes = []
         if "HostToContainer" in props:
             notes.append("HostToContainer")
+        if path == "/":
+            notes.append("a profile-only grant")
         if not g["used"]:
             notes.append("volume not mounted")
         if notes:
@@ -170,9 +198,9 @@ def main():
         print("* tolerations: " + ("none" if not tol else ""))
         for t in tol:
             print("  * `" + json.dumps(t, separators=(",", ":")) + "`")
-        print("* envelope (profile sections that admit it unchanged):\n")
+        print("* envelope (a profile's match and the sections that admit it unchanged):\n")
         print("  ```yaml")
-        for line in envelope(spec):
+        for line in match(obj) + envelope(spec):
             print("  " + line)
         print("  ```")
         print()
