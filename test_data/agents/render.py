@@ -6,7 +6,7 @@
 Uses the Helm v4 Go SDK through `pip install helm-python-sdk` (import
 `helm_python`; Helm SDK v4.2.3, `.Capabilities.KubeVersion` v1.36.0), which is
 what `helm template RELEASE CHART_DIR -n NAMESPACE` runs. Each document is
-printed as the chart rendered it, after a `# Source:` line, in template order;
+printed as the chart rendered it (trailing spaces cut), after a `# Source:` line, in template order;
 only kinds in $KINDS (default DaemonSet,CSIDriver,StorageClass) are kept.
 """
 import json
