@@ -97,7 +97,7 @@ fn split_domain(name: &str) -> (String, String) {
         None => ("docker.io", format!("library/{name}")),
         Some((d, r)) if d == "localhost" => (d, r.to_string()),
         Some(("index.docker.io", r)) => ("docker.io", r.to_string()),
-        Some((d, r)) if d.contains(['.', ':']) || d.to_lowercase() != d => (d, r.to_string()),
+        Some((d, r)) if d.contains(['.', ':']) || d.bytes().any(|b| b.is_ascii_uppercase()) => (d, r.to_string()),
         Some(_) => ("docker.io", name.to_string()),
     };
     let remote = if domain == "docker.io" && !remote.contains('/') {
@@ -134,7 +134,7 @@ pub fn parse(reference: &str) -> Result<ImageReference, String> {
         }
         _ => (remainder, None),
     };
-    if remote.to_lowercase() != remote {
+    if remote.bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(format!("repository name {remote:?} must be lowercase"));
     }
     if !valid_domain(&domain) {

@@ -502,7 +502,7 @@ mod tests {
         assert_violations(
             &run("persistentvolume-local-path.json", json!({})),
             1,
-            &["spec.hostPath.path=\"/opt/local-path-provisioner/pvc-5f0d6a3e-8b1c-4f7e-9a2d-3c4b5e6f7a81_default_data-redis-0\": hostPath and local PersistentVolumes are not allowed (no allowed prefix configured) [persistentVolumes.hostPaths.allowed]"],
+            &["spec.hostPath.path=\"/opt/local-path-provisioner/pvc-", ": hostPath and local PersistentVolumes are not allowed (no allowed prefix configured) [persistentVolumes.hostPaths.allowed]"],
         );
     }
 
