@@ -456,7 +456,7 @@ pub const IMAGE_PATTERNS: &[&str] = &[
 ];
 pub const BAD_IMAGE_PATTERNS: &[&str] = &["busybox", "quay.io/**/x", "quay.io/crio/artifact:v2", ""];
 pub const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
-pub const CLASS_NAMES: &[&str] = &["local-nvme", "gp3", "", "fast"];
+pub const EPHEMERAL_CLASS_NAMES: &[&str] = &["local-nvme", "gp3", "", "fast"];
 /// PersistentVolume sources csi-translation-lib translates, with the driver.
 pub const PV_TRANSLATED: &[(&str, &str)] = &[
     ("awsElasticBlockStore", "ebs.csi.aws.com"),
@@ -597,11 +597,11 @@ fn volume(g: &mut Gen, i: usize) -> Value {
         6 => {
             let mut spec = Map::new();
             if g.chance(12) {
-                let class = garbled(g, |g| Value::from(g.pick_str(CLASS_NAMES)));
+                let class = garbled(g, |g| Value::from(g.pick_str(EPHEMERAL_CLASS_NAMES)));
                 spec.insert("storageClassName".into(), class);
             }
             if g.chance(6) {
-                let class = garbled(g, |g| Value::from(g.pick_str(CLASS_NAMES)));
+                let class = garbled(g, |g| Value::from(g.pick_str(EPHEMERAL_CLASS_NAMES)));
                 spec.insert("volumeAttributesClassName".into(), class);
             }
             spec.insert("accessModes".into(), json!(["ReadWriteOnce"]));
@@ -1345,14 +1345,14 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
             if g.chance(10) {
                 e.insert(
                     "storageClassNames".into(),
-                    entries(g, v, CLASS_NAMES, &["Fast", "a_b"], 2),
+                    entries(g, v, EPHEMERAL_CLASS_NAMES, &["Fast", "a_b"], 2),
                 );
                 e.insert("allowDefaultClass".into(), Value::Bool(g.chance(8)));
             }
             if g.chance(8) {
                 e.insert(
                     "volumeAttributesClassNames".into(),
-                    entries(g, v, &CLASS_NAMES[..2], &["", "Fast"], 2),
+                    entries(g, v, &EPHEMERAL_CLASS_NAMES[..2], &["", "Fast"], 2),
                 );
             }
             d.insert("ephemeralVolumes".into(), Value::Object(e));
@@ -1632,10 +1632,10 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
 /// with valid settings.
 pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     let settings = valid_settings(g);
-    let kind = kind.unwrap_or_else(|| match g.below(5) {
-        0 | 1 => Kind::DaemonSet,
-        2 => Kind::StorageClass,
-        3 => Kind::PersistentVolume,
+    let kind = kind.unwrap_or_else(|| match g.below(8) {
+        0..=2 => Kind::DaemonSet,
+        3 | 4 => Kind::StorageClass,
+        5 => Kind::PersistentVolume,
         _ => Kind::CsiDriver,
     });
     let operation = if g.chance(5) { "UPDATE" } else { "CREATE" };
