@@ -2,9 +2,9 @@
 //! normalised, globs parsed. Compilation is also settings validation, so the
 //! two can never disagree.
 
+use crate::daemonset::ephemeral_volumes;
 use crate::daemonset::host_paths::HostPathRules;
 use crate::daemonset::image_volumes::ImageVolumeRules;
-use crate::daemonset::ephemeral_volumes;
 use crate::daemonset::tolerations::TolerationRules;
 use crate::drivers::DriverRules;
 use serde::Deserialize;

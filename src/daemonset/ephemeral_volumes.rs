@@ -30,7 +30,11 @@ fn valid_class_name(name: &str) -> bool {
 /// Validates the settings (they are used as they are).
 pub fn validate_settings(settings: &EphemeralVolumeSettings, errors: &mut SettingErrors) {
     let lists = [
-        (rules::EPHEMERAL_STORAGE_CLASS_NAMES, &settings.storage_class_names, true),
+        (
+            rules::EPHEMERAL_STORAGE_CLASS_NAMES,
+            &settings.storage_class_names,
+            true,
+        ),
         (
             rules::EPHEMERAL_VOLUME_ATTRIBUTES_CLASS_NAMES,
             &settings.volume_attributes_class_names,
@@ -60,8 +64,7 @@ pub fn check(
     settings: &EphemeralVolumeSettings,
     findings: &mut Findings,
 ) {
-    if settings.storage_class_names.is_none() && settings.volume_attributes_class_names.is_none()
-    {
+    if settings.storage_class_names.is_none() && settings.volume_attributes_class_names.is_none() {
         return;
     }
     // An unreadable list or volume was already reported by the hostPath rule.
@@ -130,8 +133,12 @@ fn check_claim(
     }
     if let Some(allowed) = &settings.volume_attributes_class_names {
         let field = format!("{spec_path}.volumeAttributesClassName");
-        if let Ok(Some(name)) = string(spec, "volumeAttributesClassName", || field.clone(), findings)
-            && !name.is_empty()
+        if let Ok(Some(name)) = string(
+            spec,
+            "volumeAttributesClassName",
+            || field.clone(),
+            findings,
+        ) && !name.is_empty()
             && !allowed.iter().any(|a| a == name)
         {
             findings.push(Violation::new(
@@ -170,11 +177,12 @@ mod tests {
     #[test]
     fn the_default_class_needs_its_setting() {
         let request = edited("daemonset-ephemeral-volume.json", |ds| {
-            let spec = &mut ds["spec"]["template"]["spec"]["volumes"][1]["ephemeral"]
-                ["volumeClaimTemplate"]["spec"];
+            let spec = &mut ds["spec"]["template"]["spec"]["volumes"][1]["ephemeral"]["volumeClaimTemplate"]
+                ["spec"];
             spec.as_object_mut().map(|s| s.remove("storageClassName"));
         });
-        let settings = json!({"daemonSets": {"ephemeralVolumes": {"storageClassNames": ["local-nvme"]}}});
+        let settings =
+            json!({"daemonSets": {"ephemeralVolumes": {"storageClassNames": ["local-nvme"]}}});
         assert_rejected(
             &evaluate(&request, settings),
             &["storageClassName=unset: no storageClassName"],

@@ -134,7 +134,9 @@ impl HostPathRules {
 
     /// Every allowed prefix `path` (normalised) lies under.
     pub fn covering<'s>(&'s self, path: &'s str) -> impl Iterator<Item = &'s AllowedPrefix> + 's {
-        self.allowed.iter().filter(move |a| is_within(path, &a.prefix))
+        self.allowed
+            .iter()
+            .filter(move |a| is_within(path, &a.prefix))
     }
 
     pub fn no_prefix_allowed(&self) -> bool {

@@ -97,7 +97,9 @@ fn split_domain(name: &str) -> (String, String) {
         None => ("docker.io", format!("library/{name}")),
         Some((d, r)) if d == "localhost" => (d, r.to_string()),
         Some(("index.docker.io", r)) => ("docker.io", r.to_string()),
-        Some((d, r)) if d.contains(['.', ':']) || d.bytes().any(|b| b.is_ascii_uppercase()) => (d, r.to_string()),
+        Some((d, r)) if d.contains(['.', ':']) || d.bytes().any(|b| b.is_ascii_uppercase()) => {
+            (d, r.to_string())
+        }
         Some(_) => ("docker.io", name.to_string()),
     };
     let remote = if domain == "docker.io" && !remote.contains('/') {
@@ -111,7 +113,10 @@ fn split_domain(name: &str) -> (String, String) {
 /// Parses and normalises `reference`; the error says why the kubelet
 /// would refuse it.
 pub fn parse(reference: &str) -> Result<ImageReference, String> {
-    if reference.len() == 64 && reference.bytes().all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9'))
+    if reference.len() == 64
+        && reference
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9'))
     {
         return Err("a 64-character hexadecimal string is an image ID, not a reference".into());
     }
@@ -219,10 +224,20 @@ mod tests {
     #[rstest]
     #[case::familiar("busybox", "docker.io/library/busybox", None, None)]
     #[case::familiar_tag("busybox:1.37", "docker.io/library/busybox", Some("1.37"), None)]
-    #[case::hub_user("grafana/alloy:v1.9.1", "docker.io/grafana/alloy", Some("v1.9.1"), None)]
+    #[case::hub_user(
+        "grafana/alloy:v1.9.1",
+        "docker.io/grafana/alloy",
+        Some("v1.9.1"),
+        None
+    )]
     #[case::legacy_index("index.docker.io/busybox", "docker.io/library/busybox", None, None)]
     #[case::hub_explicit("docker.io/busybox", "docker.io/library/busybox", None, None)]
-    #[case::port("registry.local:5000/tools/jq", "registry.local:5000/tools/jq", None, None)]
+    #[case::port(
+        "registry.local:5000/tools/jq",
+        "registry.local:5000/tools/jq",
+        None,
+        None
+    )]
     #[case::localhost("localhost/tools", "localhost/tools", None, None)]
     #[case::digest(
         "quay.io/cilium/cilium@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -257,9 +272,21 @@ mod tests {
     #[rstest]
     #[case::exact("docker.io/library/busybox", "docker.io/library/busybox", true)]
     #[case::star_segment("registry.example.com/tools/*", "registry.example.com/tools/jq", true)]
-    #[case::star_not_deeper("registry.example.com/tools/*", "registry.example.com/tools/a/b", false)]
-    #[case::double_star("registry.example.com/tools/**", "registry.example.com/tools/a/b", true)]
-    #[case::double_star_needs_one("registry.example.com/tools/**", "registry.example.com/tools", false)]
+    #[case::star_not_deeper(
+        "registry.example.com/tools/*",
+        "registry.example.com/tools/a/b",
+        false
+    )]
+    #[case::double_star(
+        "registry.example.com/tools/**",
+        "registry.example.com/tools/a/b",
+        true
+    )]
+    #[case::double_star_needs_one(
+        "registry.example.com/tools/**",
+        "registry.example.com/tools",
+        false
+    )]
     #[case::registry_suffix("registry.example.com/**", "registry.example.com.evil.io/x", false)]
     fn globs_match_segments(#[case] pattern: &str, #[case] repository: &str, #[case] hit: bool) {
         let glob = RepositoryGlob::parse(pattern).expect("valid pattern");

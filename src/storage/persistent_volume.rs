@@ -212,12 +212,7 @@ pub fn evaluate(
         if !had_expand_secret
             && let Some(csi) = object(spec, "csi", || "spec.csi".into(), &mut findings)
         {
-            secrets.judge_ref(
-                csi,
-                "controllerExpandSecretRef",
-                "spec.csi",
-                &mut findings,
-            );
+            secrets.judge_ref(csi, "controllerExpandSecretRef", "spec.csi", &mut findings);
         }
         return findings;
     }
@@ -502,7 +497,10 @@ mod tests {
         assert_violations(
             &run("persistentvolume-local-path.json", json!({})),
             1,
-            &["spec.hostPath.path=\"/opt/local-path-provisioner/pvc-", ": hostPath and local PersistentVolumes are not allowed (no allowed prefix configured) [persistentVolumes.hostPaths.allowed]"],
+            &[
+                "spec.hostPath.path=\"/opt/local-path-provisioner/pvc-",
+                ": hostPath and local PersistentVolumes are not allowed (no allowed prefix configured) [persistentVolumes.hostPaths.allowed]",
+            ],
         );
     }
 
@@ -513,7 +511,9 @@ mod tests {
         request["userInfo"]["username"] = json!("alice@example.com");
         assert_rejected(
             &evaluate(&request, local_path()),
-            &["only the ServiceAccounts listed for /opt/local-path-provisioner may create PersistentVolumes under it [persistentVolumes.hostPaths.allowed]"],
+            &[
+                "only the ServiceAccounts listed for /opt/local-path-provisioner may create PersistentVolumes under it [persistentVolumes.hostPaths.allowed]",
+            ],
         );
         let request = edited("persistentvolume-local-path.json", |pv| {
             pv["spec"]["hostPath"]["type"] = json!("Socket");
@@ -533,14 +533,18 @@ mod tests {
         });
         assert_rejected(
             &evaluate(&request, local_path()),
-            &["spec.local.path=\"/opt/local-path-provisioner/../../run/containerd\": path contains a '..' segment [persistentVolumes.hostPaths.allowed]"],
+            &[
+                "spec.local.path=\"/opt/local-path-provisioner/../../run/containerd\": path contains a '..' segment [persistentVolumes.hostPaths.allowed]",
+            ],
         );
         let request = edited("persistentvolume-local-path.json", |pv| {
             pv["spec"]["hostPath"]["path"] = json!("/run");
         });
         assert_rejected(
             &evaluate(&request, json!({})),
-            &["spec.hostPath.path=\"/run\": exposes forbidden host path /run/containerd [persistentVolumes.hostPaths.forbidden]"],
+            &[
+                "spec.hostPath.path=\"/run\": exposes forbidden host path /run/containerd [persistentVolumes.hostPaths.forbidden]",
+            ],
         );
     }
 
@@ -567,18 +571,23 @@ mod tests {
         let request = edited("persistentvolume-ebs-static.json", |pv| {
             let spec = &mut pv["spec"];
             spec.as_object_mut().map(|s| s.remove("csi"));
-            spec["awsElasticBlockStore"] = json!({"volumeID": "vol-0a1b2c3d4e5f60718", "fsType": "ext4"});
+            spec["awsElasticBlockStore"] =
+                json!({"volumeID": "vol-0a1b2c3d4e5f60718", "fsType": "ext4"});
         });
         assert_rejected(
             &evaluate(&request, json!({})),
-            &["spec.awsElasticBlockStore={...}: in-tree awsElasticBlockStore volume: use the CSI driver ebs.csi.aws.com instead [storageClasses.allowInTreeProvisioners]"],
+            &[
+                "spec.awsElasticBlockStore={...}: in-tree awsElasticBlockStore volume: use the CSI driver ebs.csi.aws.com instead [storageClasses.allowInTreeProvisioners]",
+            ],
         );
         let settings = json!({"storageClasses": {"allowInTreeProvisioners": true},
             "csiDrivers": {"allowed": ["pd.csi.storage.gke.io"]}});
         assert_violations(
             &evaluate(&request, settings),
             1,
-            &["CSI driver ebs.csi.aws.com is not in csiDrivers.allowed (in-tree awsElasticBlockStore migrates to it) [csiDrivers.allowed]"],
+            &[
+                "CSI driver ebs.csi.aws.com is not in csiDrivers.allowed (in-tree awsElasticBlockStore migrates to it) [csiDrivers.allowed]",
+            ],
         );
     }
 
@@ -586,7 +595,9 @@ mod tests {
     fn nfs_needs_allowed_sources() {
         assert_rejected(
             &run("persistentvolume-nfs.json", json!({})),
-            &["spec.nfs={...}: nfs volumes have no CSI driver to judge and are mounted by kubelet itself: not in persistentVolumes.allowedSources [persistentVolumes.allowedSources]"],
+            &[
+                "spec.nfs={...}: nfs volumes have no CSI driver to judge and are mounted by kubelet itself: not in persistentVolumes.allowedSources [persistentVolumes.allowedSources]",
+            ],
         );
         assert_accepted_untouched(&run(
             "persistentvolume-nfs.json",
@@ -601,7 +612,8 @@ mod tests {
             "storageClasses": {"secrets": {"allowedNamespaces": ["aws-secrets"]}}});
         request["operation"] = json!("UPDATE");
         request["oldObject"] = request["object"].clone();
-        request["object"]["spec"]["claimRef"] = json!({"kind": "PersistentVolumeClaim", "namespace": "default", "name": "ebs-claim"});
+        request["object"]["spec"]["claimRef"] =
+            json!({"kind": "PersistentVolumeClaim", "namespace": "default", "name": "ebs-claim"});
         assert_accepted_untouched(&evaluate(&request, settings.clone()));
         request["object"]["spec"]["csi"]["controllerExpandSecretRef"] =
             json!({"name": "x", "namespace": "kube-system"});
@@ -633,7 +645,9 @@ mod tests {
             ),
         ] {
             let response = crate::evaluate::validate_settings(
-                json!({"persistentVolumes": settings}).to_string().as_bytes(),
+                json!({"persistentVolumes": settings})
+                    .to_string()
+                    .as_bytes(),
             );
             let message = response.message.unwrap_or_default();
             assert!(message.contains(expected), "{message}");

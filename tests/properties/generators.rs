@@ -433,17 +433,38 @@ const LIFECYCLE_MODES: &[&str] = &["Persistent", "Ephemeral", "ephemeral"];
 /// (distribution/reference normalisation), whether a digest is given, and
 /// the pull policy the API server defaults to; `None`: unparseable.
 pub const IMAGE_REFERENCES: &[(&str, Option<(&str, bool, &str)>)] = &[
-    ("busybox", Some(("docker.io/library/busybox", false, "Always"))),
-    ("busybox:1.37", Some(("docker.io/library/busybox", false, "IfNotPresent"))),
-    ("docker.io/busybox:latest", Some(("docker.io/library/busybox", false, "Always"))),
-    ("index.docker.io/library/busybox", Some(("docker.io/library/busybox", false, "Always"))),
-    ("grafana/alloy:v1.9.1", Some(("docker.io/grafana/alloy", false, "IfNotPresent"))),
-    ("quay.io/crio/artifact:v2", Some(("quay.io/crio/artifact", false, "IfNotPresent"))),
+    (
+        "busybox",
+        Some(("docker.io/library/busybox", false, "Always")),
+    ),
+    (
+        "busybox:1.37",
+        Some(("docker.io/library/busybox", false, "IfNotPresent")),
+    ),
+    (
+        "docker.io/busybox:latest",
+        Some(("docker.io/library/busybox", false, "Always")),
+    ),
+    (
+        "index.docker.io/library/busybox",
+        Some(("docker.io/library/busybox", false, "Always")),
+    ),
+    (
+        "grafana/alloy:v1.9.1",
+        Some(("docker.io/grafana/alloy", false, "IfNotPresent")),
+    ),
+    (
+        "quay.io/crio/artifact:v2",
+        Some(("quay.io/crio/artifact", false, "IfNotPresent")),
+    ),
     (
         "quay.io/crio/artifact@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         Some(("quay.io/crio/artifact", true, "IfNotPresent")),
     ),
-    ("registry.local:5000/tools/jq", Some(("registry.local:5000/tools/jq", false, "Always"))),
+    (
+        "registry.local:5000/tools/jq",
+        Some(("registry.local:5000/tools/jq", false, "Always")),
+    ),
     ("quay.io/CRIO/artifact", None),
     ("busybox@sha256:abc", None),
 ];
@@ -454,7 +475,8 @@ pub const IMAGE_PATTERNS: &[&str] = &[
     "quay.io/*/artifact",
     "registry.local:5000/**",
 ];
-pub const BAD_IMAGE_PATTERNS: &[&str] = &["busybox", "quay.io/**/x", "quay.io/crio/artifact:v2", ""];
+pub const BAD_IMAGE_PATTERNS: &[&str] =
+    &["busybox", "quay.io/**/x", "quay.io/crio/artifact:v2", ""];
 pub const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
 pub const EPHEMERAL_CLASS_NAMES: &[&str] = &["local-nvme", "gp3", "", "fast"];
 /// PersistentVolume sources csi-translation-lib translates, with the driver.
@@ -614,10 +636,7 @@ fn volume(g: &mut Gen, i: usize) -> Value {
         7 => {
             let mut image = Map::new();
             let (reference, _) = IMAGE_REFERENCES[g.below(IMAGE_REFERENCES.len())];
-            image.insert(
-                "reference".into(),
-                garbled(g, |_| Value::from(reference)),
-            );
+            image.insert("reference".into(), garbled(g, |_| Value::from(reference)));
             if g.chance(10) {
                 image.insert("pullPolicy".into(), Value::from(g.pick_str(PULL_POLICIES)));
             }
@@ -1000,7 +1019,10 @@ pub fn persistent_volume(g: &mut Gen) -> Value {
             2 | 3 => {
                 let mut csi = Map::new();
                 if g.chance(14) {
-                    csi.insert("driver".into(), garbled(g, |g| Value::from(g.word(DRIVERS))));
+                    csi.insert(
+                        "driver".into(),
+                        garbled(g, |g| Value::from(g.word(DRIVERS))),
+                    );
                 }
                 csi.insert("volumeHandle".into(), Value::from("vol-1"));
                 for key in PV_SECRET_REFS {
@@ -1451,7 +1473,13 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
         p.insert("hostPaths".into(), Value::Object(hp));
         p.insert(
             "allowedSources".into(),
-            entries(g, v, PV_UNTRANSLATED, &["csi", "awsElasticBlockStore", "smb"], 2),
+            entries(
+                g,
+                v,
+                PV_UNTRANSLATED,
+                &["csi", "awsElasticBlockStore", "smb"],
+                2,
+            ),
         );
         s.insert("persistentVolumes".into(), Value::Object(p));
     }

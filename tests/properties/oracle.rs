@@ -923,7 +923,9 @@ fn check_accepted_ephemeral(settings: &Settings, volume: &Map<String, Value>) ->
                 return Err("accepted an ephemeral volume of the default class".into());
             }
             Some(name) if !allowed.iter().any(|a| a == name) => {
-                return Err(format!("accepted ephemeral class {name:?}, allowed {allowed:?}"));
+                return Err(format!(
+                    "accepted ephemeral class {name:?}, allowed {allowed:?}"
+                ));
             }
             _ => {}
         }
@@ -933,7 +935,9 @@ fn check_accepted_ephemeral(settings: &Settings, volume: &Map<String, Value>) ->
         && !name.is_empty()
         && !allowed.iter().any(|a| a == name)
     {
-        return Err(format!("accepted attributes class {name:?}, allowed {allowed:?}"));
+        return Err(format!(
+            "accepted attributes class {name:?}, allowed {allowed:?}"
+        ));
     }
     Ok(())
 }
@@ -993,7 +997,9 @@ fn check_accepted_image(settings: &Settings, volume: &Map<String, Value>) -> Out
                 .filter(|p| !p.is_empty())
                 .unwrap_or(default_policy);
             if !policies.iter().any(|p| p == policy) {
-                return Err(format!("accepted pull policy {policy}, allowed {policies:?}"));
+                return Err(format!(
+                    "accepted pull policy {policy}, allowed {policies:?}"
+                ));
             }
         }
     }
@@ -1030,13 +1036,16 @@ pub fn check_accepted_persistent_volume(
             .ok_or_else(|| format!("accepted {source} {volume}"))?;
         let path = str_field(volume, "path", source)?
             .ok_or_else(|| format!("accepted {source} without a path"))?;
-        let segments = ref_segments(path)
-            .ok_or_else(|| format!("accepted {source} path {path:?}"))?;
+        let segments =
+            ref_segments(path).ok_or_else(|| format!("accepted {source} path {path:?}"))?;
         if let Some(what) = ref_node_resolved(path, &segments) {
             return Err(format!("accepted {source} {path:?} with {what}"));
         }
         if let Some(f) = forbidden.iter().find(|f| overlaps(&segments, f)) {
-            return Err(format!("accepted {source} {path:?} overlapping /{}", f.join("/")));
+            return Err(format!(
+                "accepted {source} {path:?} overlapping /{}",
+                f.join("/")
+            ));
         }
         let rule = pv
             .host_paths
@@ -1045,11 +1054,15 @@ pub fn check_accepted_persistent_volume(
             .filter(|a| ref_segments(&a.path_prefix).is_some_and(|p| segments.starts_with(&p)))
             .filter(|a| {
                 a.service_accounts.as_ref().is_none_or(|sas| {
-                    account.as_ref().is_some_and(|me| sas.iter().any(|sa| sa == me))
+                    account
+                        .as_ref()
+                        .is_some_and(|me| sas.iter().any(|sa| sa == me))
                 })
             })
             .max_by_key(|a| ref_segments(&a.path_prefix).map_or(0, |p| p.len()))
-            .ok_or_else(|| format!("accepted {source} {path:?} for {username:?} under no prefix"))?;
+            .ok_or_else(|| {
+                format!("accepted {source} {path:?} for {username:?} under no prefix")
+            })?;
         if source == "hostPath"
             && let Some(types) = &rule.types
         {
@@ -1091,7 +1104,9 @@ pub fn check_accepted_persistent_volume(
             .is_none_or(|allowed| ref_glob_any(allowed, driver))
     };
     if let Some(csi) = spec.get("csi").filter(|c| !c.is_null()) {
-        let csi = csi.as_object().ok_or_else(|| format!("accepted csi {csi}"))?;
+        let csi = csi
+            .as_object()
+            .ok_or_else(|| format!("accepted csi {csi}"))?;
         let driver = str_field(csi, "driver", "csi")?.ok_or("accepted a CSI PV without driver")?;
         if !driver_ok(driver) {
             return Err(format!("accepted CSI PV driver {driver:?}"));
@@ -1130,7 +1145,10 @@ pub fn check_accepted_persistent_volume(
             .as_object()
             .ok_or_else(|| format!("accepted {source} {volume}"))?;
         if !pv.allowed_sources.iter().any(|s| s == source) {
-            return Err(format!("accepted {source}, allowed {:?}", pv.allowed_sources));
+            return Err(format!(
+                "accepted {source}, allowed {:?}",
+                pv.allowed_sources
+            ));
         }
         reference_ok(volume, "secretRef")?;
     }
