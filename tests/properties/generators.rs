@@ -432,7 +432,10 @@ const LIFECYCLE_MODES: &[&str] = &["Persistent", "Ephemeral", "ephemeral"];
 /// Image volume references with the repository the kubelet reads
 /// (distribution/reference normalisation), whether a digest is given, and
 /// the pull policy the API server defaults to; `None`: unparseable.
-pub const IMAGE_REFERENCES: &[(&str, Option<(&str, bool, &str)>)] = &[
+/// A normalised repository, whether a digest is given, the default pull
+/// policy.
+pub type ParsedImage = (&'static str, bool, &'static str);
+pub const IMAGE_REFERENCES: &[(&str, Option<ParsedImage>)] = &[
     (
         "busybox",
         Some(("docker.io/library/busybox", false, "Always")),
