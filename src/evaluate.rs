@@ -12,7 +12,7 @@ use crate::exemptions::{self, Requester};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
-use crate::storage::{csi_driver, storage_class};
+use crate::storage::{csi_driver, persistent_volume, storage_class};
 use crate::violation::{Findings, Rejection};
 
 /// The kinds the policy judges.
@@ -21,6 +21,7 @@ pub enum Target {
     DaemonSet,
     StorageClass,
     CsiDriver,
+    PersistentVolume,
 }
 
 impl Target {
@@ -29,6 +30,7 @@ impl Target {
             ("apps", "DaemonSet") => Some(Self::DaemonSet),
             ("storage.k8s.io", "StorageClass") => Some(Self::StorageClass),
             ("storage.k8s.io", "CSIDriver") => Some(Self::CsiDriver),
+            ("", "PersistentVolume") => Some(Self::PersistentVolume),
             _ => None,
         }
     }
@@ -38,6 +40,7 @@ impl Target {
             Self::DaemonSet => "DaemonSet",
             Self::StorageClass => "StorageClass",
             Self::CsiDriver => "CSIDriver",
+            Self::PersistentVolume => "PersistentVolume",
         }
     }
 }
@@ -136,7 +139,10 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     let settings = payload.settings.map_or("{}", RawValue::get);
     let sections = policy::Sections {
         daemon_sets: target == Target::DaemonSet,
-        storage_classes: target == Target::StorageClass,
+        // PersistentVolumes read storageClasses too: in-tree sources and
+        // secret namespaces follow the StorageClass rules.
+        storage_classes: matches!(target, Target::StorageClass | Target::PersistentVolume),
+        persistent_volumes: target == Target::PersistentVolume,
     };
     let policy = match policy::load_for(settings.as_bytes(), sections) {
         Ok(policy) => policy,
@@ -190,11 +196,12 @@ fn evaluate(
         .or_else(|| metadata_str(&object, "name"))
         .unwrap_or_default();
     let groups = user_info.groups.unwrap_or_default();
+    let username = user_info.username.as_deref().unwrap_or("");
     let requester = Requester {
         namespace: &namespace,
         name: &name,
         namespaced: target == Target::DaemonSet,
-        username: user_info.username.as_deref().unwrap_or(""),
+        username,
         groups: &groups,
     };
     if let Some(exemption) = exemptions::matching(&policy.exemptions, &requester) {
@@ -254,6 +261,19 @@ fn evaluate(
             csi_driver::evaluate(&object, old, &policy.drivers),
             policy.drivers.mode,
         ),
+        Target::PersistentVolume => (
+            persistent_volume::evaluate(
+                &object,
+                old,
+                &policy.persistent_volumes,
+                &persistent_volume::Context {
+                    drivers: &policy.drivers,
+                    storage: policy.storage_classes.settings(),
+                    username,
+                },
+            ),
+            policy.persistent_volumes.mode,
+        ),
     };
     verdict(target, &requester, findings, mode, object)
 }
@@ -280,6 +300,9 @@ fn judged_fields_unchanged(
 ) -> bool {
     match target {
         Target::DaemonSet => template_spec(object) == template_spec(old),
+        // Binding and status change the spec's claimRef and phase: a
+        // deletion that changes no spec field changes nothing judged.
+        Target::PersistentVolume => object.get("spec") == old.get("spec"),
         Target::StorageClass | Target::CsiDriver => {
             object
                 .keys()

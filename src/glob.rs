@@ -75,8 +75,9 @@ fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 /// Greedy wildcard matching with single backtracking point, linear in
 /// practice and never recursive, so a hostile name cannot blow the stack.
 /// `*` must consume at least one character, so it is read as "any one
-/// character, then any run".
-fn label_match(pattern: &[u8], label: &[u8]) -> bool {
+/// character, then any run". Image repository globs match their
+/// `/`-separated segments with it too (`daemonset::image_reference`).
+pub(crate) fn label_match(pattern: &[u8], label: &[u8]) -> bool {
     #[derive(Clone, Copy, PartialEq)]
     enum Token {
         AnyOne,

@@ -2,7 +2,9 @@
 //! normalised, globs parsed. Compilation is also settings validation, so the
 //! two can never disagree.
 
+use crate::daemonset::ephemeral_volumes;
 use crate::daemonset::host_paths::HostPathRules;
+use crate::daemonset::image_volumes::ImageVolumeRules;
 use crate::daemonset::tolerations::TolerationRules;
 use crate::drivers::DriverRules;
 use serde::Deserialize;
@@ -13,6 +15,7 @@ use crate::exemptions;
 use crate::json_path;
 use crate::settings::{Exemptions, Mode, Settings};
 use crate::settings_errors::SettingErrors;
+use crate::storage::persistent_volume::PersistentVolumeRules;
 use crate::storage::storage_class::StorageClassRules;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -21,6 +24,8 @@ pub struct DaemonSetRules {
     pub host_paths: HostPathRules,
     pub tolerations: TolerationRules,
     pub allow_node_name: bool,
+    pub ephemeral_volumes: crate::settings::EphemeralVolumeSettings,
+    pub image_volumes: ImageVolumeRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -29,6 +34,7 @@ pub struct Policy {
     pub drivers: DriverRules,
     pub daemon_sets: DaemonSetRules,
     pub storage_classes: StorageClassRules,
+    pub persistent_volumes: PersistentVolumeRules,
 }
 
 /// The settings sections an evaluation compiles. policy-server refuses to
@@ -38,12 +44,14 @@ pub struct Policy {
 pub struct Sections {
     pub daemon_sets: bool,
     pub storage_classes: bool,
+    pub persistent_volumes: bool,
 }
 
 impl Sections {
     pub const ALL: Self = Self {
         daemon_sets: true,
         storage_classes: true,
+        persistent_volumes: true,
     };
 }
 
@@ -57,6 +65,7 @@ impl Policy {
             csi_drivers,
             daemon_sets: ds,
             storage_classes,
+            persistent_volumes,
         } = settings;
         let mut errors = SettingErrors::default();
         exemptions::validate_settings(&exemptions, &mut errors);
@@ -67,6 +76,11 @@ impl Policy {
                 host_paths: HostPathRules::compile(ds.host_paths, &mut errors),
                 tolerations: TolerationRules::compile(ds.tolerations, &mut errors),
                 allow_node_name: ds.allow_node_name,
+                ephemeral_volumes: {
+                    ephemeral_volumes::validate_settings(&ds.ephemeral_volumes, &mut errors);
+                    ds.ephemeral_volumes
+                },
+                image_volumes: ImageVolumeRules::compile(ds.image_volumes, &mut errors),
             }
         } else {
             DaemonSetRules::default()
@@ -76,12 +90,18 @@ impl Policy {
         } else {
             StorageClassRules::default()
         };
+        let persistent_volumes = if sections.persistent_volumes {
+            PersistentVolumeRules::compile(persistent_volumes, &mut errors)
+        } else {
+            PersistentVolumeRules::default()
+        };
         if errors.is_empty() {
             Ok(Self {
                 exemptions,
                 drivers,
                 daemon_sets,
                 storage_classes,
+                persistent_volumes,
             })
         } else {
             Err(errors.into_vec())
@@ -136,6 +156,8 @@ struct RawSections<'a> {
     daemon_sets: Option<&'a RawValue>,
     #[serde(borrow)]
     storage_classes: Option<&'a RawValue>,
+    #[serde(borrow)]
+    persistent_volumes: Option<&'a RawValue>,
 }
 
 fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) -> Result<T, String> {
@@ -166,6 +188,9 @@ fn parse_sections(json: &[u8], sections: Sections) -> Result<Settings, String> {
     }
     if sections.storage_classes {
         settings.storage_classes = section(raw.storage_classes, "storageClasses")?;
+    }
+    if sections.persistent_volumes {
+        settings.persistent_volumes = section(raw.persistent_volumes, "persistentVolumes")?;
     }
     Ok(settings)
 }
@@ -207,6 +232,7 @@ mod tests {
         let only_storage = Sections {
             daemon_sets: false,
             storage_classes: true,
+            persistent_volumes: false,
         };
         assert!(load_for(json, only_storage).is_ok());
         assert_eq!(

@@ -15,6 +15,16 @@ pub const TOLERATIONS_FORBIDDEN: &str = "daemonSets.tolerations.forbidden";
 pub const TOLERATIONS_ALLOWED: &str = "daemonSets.tolerations.allowed";
 pub const TOLERATIONS_REQUIRED: &str = "daemonSets.tolerations.required";
 pub const ALLOW_NODE_NAME: &str = "daemonSets.allowNodeName";
+pub const EPHEMERAL_STORAGE_CLASS_NAMES: &str = "daemonSets.ephemeralVolumes.storageClassNames";
+pub const EPHEMERAL_VOLUME_ATTRIBUTES_CLASS_NAMES: &str =
+    "daemonSets.ephemeralVolumes.volumeAttributesClassNames";
+pub const IMAGE_VOLUMES_ALLOWED: &str = "daemonSets.imageVolumes.allowed";
+pub const IMAGE_VOLUMES_REQUIRE_DIGEST: &str = "daemonSets.imageVolumes.requireDigest";
+pub const IMAGE_VOLUMES_PULL_POLICIES: &str = "daemonSets.imageVolumes.pullPolicies";
+/// PersistentVolumes: `spec.hostPath.path` and `spec.local.path`.
+pub const PV_HOST_PATHS_ALLOWED: &str = "persistentVolumes.hostPaths.allowed";
+pub const PV_HOST_PATHS_FORBIDDEN: &str = "persistentVolumes.hostPaths.forbidden";
+pub const PV_ALLOWED_SOURCES: &str = "persistentVolumes.allowedSources";
 
 /// The shared CSI driver allow-list: StorageClass provisioners, CSIDriver
 /// names and inline CSI volumes of DaemonSets.
@@ -43,6 +53,14 @@ pub const ALL: &[&str] = &[
     TOLERATIONS_ALLOWED,
     TOLERATIONS_REQUIRED,
     ALLOW_NODE_NAME,
+    EPHEMERAL_STORAGE_CLASS_NAMES,
+    EPHEMERAL_VOLUME_ATTRIBUTES_CLASS_NAMES,
+    IMAGE_VOLUMES_ALLOWED,
+    IMAGE_VOLUMES_REQUIRE_DIGEST,
+    IMAGE_VOLUMES_PULL_POLICIES,
+    PV_HOST_PATHS_ALLOWED,
+    PV_HOST_PATHS_FORBIDDEN,
+    PV_ALLOWED_SOURCES,
     CSI_DRIVERS_ALLOWED,
     CSI_DRIVERS_EPHEMERAL_ALLOWED,
     TOKEN_REQUESTS_ALLOWED,

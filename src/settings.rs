@@ -26,6 +26,7 @@ pub struct Settings {
     pub csi_drivers: CsiDriverSettings,
     pub daemon_sets: DaemonSetSettings,
     pub storage_classes: StorageClassSettings,
+    pub persistent_volumes: PersistentVolumeSettings,
 }
 
 /// Requests that bypass the policy (accepted with a warning naming the
@@ -102,6 +103,8 @@ pub struct DaemonSetSettings {
     /// skips the scheduler (the DaemonSet controller still checks the
     /// node's `NoSchedule` and `NoExecute` taints).
     pub allow_node_name: bool,
+    pub ephemeral_volumes: EphemeralVolumeSettings,
+    pub image_volumes: ImageVolumeSettings,
 }
 
 impl Default for DaemonSetSettings {
@@ -111,8 +114,82 @@ impl Default for DaemonSetSettings {
             host_paths: HostPathSettings::default(),
             tolerations: TolerationSettings::default(),
             allow_node_name: false,
+            ephemeral_volumes: EphemeralVolumeSettings::default(),
+            image_volumes: ImageVolumeSettings::default(),
         }
     }
+}
+
+/// Generic ephemeral volumes (`volumes[].ephemeral.volumeClaimTemplate`):
+/// a DaemonSet with one creates a PVC per node.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct EphemeralVolumeSettings {
+    /// StorageClass names the claim template may name. Absent: any. An
+    /// absent `storageClassName` (the cluster's default class, chosen when
+    /// each PVC is created) is allowed only with `allowDefaultClass`.
+    pub storage_class_names: Option<Vec<String>>,
+    /// With `storageClassNames` set, accept a claim template without
+    /// `storageClassName`.
+    pub allow_default_class: bool,
+    /// VolumeAttributesClass names a claim template may name. Absent: any.
+    pub volume_attributes_class_names: Option<Vec<String>>,
+}
+
+/// Image volumes (`volumes[].image`, read-only OCI artifacts).
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageVolumeSettings {
+    /// Globs on the normalised repository (`docker.io/library/busybox`,
+    /// `registry.example.com/tools/*`): `*` is one or more characters other
+    /// than `/`, a trailing `/**` any repository below. Absent: any.
+    pub allowed: Option<Vec<String>>,
+    /// The reference must carry a digest (`@sha256:...`).
+    pub require_digest: bool,
+    /// Allowed `pullPolicy` values, after defaulting. Absent: any.
+    pub pull_policies: Option<Vec<String>>,
+}
+
+/// PersistentVolumes: the volume source of a PV reaches a pod through a
+/// PVC, past the DaemonSet and StorageClass rules.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersistentVolumeSettings {
+    pub mode: Mode,
+    /// `spec.hostPath.path` and `spec.local.path`.
+    pub host_paths: PvHostPathSettings,
+    /// Volume sources without a CSI translation (`nfs`, `iscsi`, ...) that
+    /// are allowed. Default: none.
+    pub allowed_sources: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PvHostPathSettings {
+    /// No entry: no hostPath or local PV at all.
+    pub allowed: Vec<PvAllowedHostPath>,
+    /// As `daemonSets.hostPaths.forbidden` (same default).
+    pub forbidden: Vec<String>,
+}
+
+impl Default for PvHostPathSettings {
+    fn default() -> Self {
+        Self {
+            allowed: Vec::new(),
+            forbidden: HostPathSettings::default().forbidden,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PvAllowedHostPath {
+    pub path_prefix: String,
+    /// Allowed `hostPath.type` values (`""` is unset). Absent: any.
+    pub types: Option<Vec<String>>,
+    /// Only these ServiceAccounts (`namespace/name`) may create PVs under
+    /// the prefix (a local-volume provisioner). Absent: anyone.
+    pub service_accounts: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]

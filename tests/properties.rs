@@ -282,10 +282,15 @@ proptest! {
         prop_assert_eq!(oracle::check_warn_matches_enforce(&case), Ok(()));
     }
 
-    /// Accepted StorageClasses and CSIDrivers agree with the settings.
+    /// Accepted StorageClasses, CSIDrivers and PersistentVolumes agree with
+    /// the settings.
     #[test]
     fn accepted_storage_objects_respect_the_settings(
-        case in prop_oneof![cases(Some(Kind::StorageClass)), cases(Some(Kind::CsiDriver))],
+        case in prop_oneof![
+            cases(Some(Kind::StorageClass)),
+            cases(Some(Kind::CsiDriver)),
+            cases(Some(Kind::PersistentVolume)),
+        ],
     ) {
         let case = case.with_settings(with_mode(&case.settings, "enforce"));
         let r = oracle::run(&case);
@@ -334,7 +339,7 @@ proptest! {
 fn generators_cover_every_kind_of_verdict() {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-    for _ in 0..600 {
+    for _ in 0..800 {
         let seed: Vec<u8> = (0..1024)
             .map(|_| {
                 state ^= state << 13;
@@ -358,6 +363,13 @@ fn generators_cover_every_kind_of_verdict() {
         }
         if oracle::is_exempted(&r) {
             bump("exempted");
+        }
+        if case.kind == Kind::PersistentVolume && !oracle::is_exempted(&r) {
+            bump(if r.accepted {
+                "accepted PersistentVolume"
+            } else {
+                "rejected PersistentVolume"
+            });
         }
         if r.accepted && !oracle::is_exempted(&r) && case.kind == Kind::DaemonSet {
             let has_host_path = case
@@ -386,6 +398,8 @@ fn generators_cover_every_kind_of_verdict() {
         ("exempted", 5),
         ("accepted hostPath", 10),
         ("unreadable", 5),
+        ("accepted PersistentVolume", 10),
+        ("rejected PersistentVolume", 10),
     ] {
         let n = counts.get(kind).copied().unwrap_or(0);
         eprintln!("{kind}: {n}");

@@ -28,6 +28,9 @@ fn requests() -> &'static [String] {
             "storageclass-templated-secrets.json",
             "storageclass-update-mount-options.json",
             "csidriver-unapproved-ephemeral.json",
+            "persistentvolume-local-path.json",
+            "persistentvolume-ebs-static.json",
+            "daemonset-image-volume.json",
         ]
         .iter()
         .filter_map(|name| std::fs::read_to_string(dir.join(name)).ok())

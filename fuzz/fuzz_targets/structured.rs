@@ -1,4 +1,5 @@
-//! Structured inputs: generated DaemonSets, StorageClasses and CSIDrivers
+//! Structured inputs: generated DaemonSets, StorageClasses, CSIDrivers and
+//! PersistentVolumes
 //! (or the `test_data/` fixtures), CREATE and UPDATE, judged with random
 //! valid settings. Oracle: every invariant of `tests/properties/oracle.rs`
 //! (shape, reference semantics of an accepted object, mutation idempotent,

@@ -303,6 +303,31 @@ fn stdin_yaml_and_json() {
     assert!(r.stdout.contains("1 skipped (ConfigMap 1)"), "{}", r.stdout);
 }
 
+/// PersistentVolumes (core v1, cluster-scoped) are judged from manifests:
+/// the NFS PV of the Kubernetes docs has no CSI driver to judge, the static
+/// EBS PV names an allowed driver and kube-system secrets.
+#[test]
+fn persistent_volumes_are_judged() {
+    let text = "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv0003}\nspec:\n  capacity: {storage: 5Gi}\n  accessModes: [ReadWriteOnce]\n  nfs: {path: /tmp, server: 172.17.0.2}\n---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: test-pv}\nspec:\n  capacity: {storage: 5Gi}\n  accessModes: [ReadWriteOnce]\n  csi:\n    driver: ebs.csi.aws.com\n    volumeHandle: vol-03c604538dd7d2f41\n    nodeStageSecretRef: {name: aws-secret, namespace: kube-system}\n";
+    let r = run_with_stdin(check(&["--settings-path", p(&policy_yaml()), "-"]), text);
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("REJECTED  PersistentVolume pv0003"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("[persistentVolumes.allowedSources]"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("ACCEPTED  PersistentVolume test-pv"),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn broken_document_is_an_input_error() {
     let dir = Scratch::new("check");
@@ -681,7 +706,7 @@ fn exit_codes() {
     assert_eq!(r.code, 0);
     assert!(
         r.stderr.contains(
-            "no object of a kind the policy evaluates (DaemonSet, StorageClass, CSIDriver)"
+            "no object of a kind the policy evaluates (DaemonSet, StorageClass, CSIDriver, PersistentVolume)"
         ),
         "{}",
         r.stderr

@@ -43,9 +43,22 @@ pub struct HostPathRules {
     mutate: bool,
 }
 
+impl AllowedPrefix {
+    /// The allowed `hostPath.type` values; `None`: any.
+    pub fn types(&self) -> Option<&[String]> {
+        self.types.as_deref()
+    }
+}
+
 impl HostPathRules {
     pub fn compile(settings: HostPathSettings, errors: &mut SettingErrors) -> Self {
-        let base = "daemonSets.hostPaths";
+        Self::compile_at(settings, "daemonSets.hostPaths", errors)
+    }
+
+    /// The same compilation for another section (`base`, the settings path
+    /// errors are reported under): PersistentVolume paths are judged by this
+    /// engine too (`storage::persistent_volume`).
+    pub fn compile_at(settings: HostPathSettings, base: &str, errors: &mut SettingErrors) -> Self {
         let forbidden: Vec<String> = settings
             .forbidden
             .iter()
@@ -119,6 +132,17 @@ impl HostPathRules {
             .max_by_key(|a| a.segments)
     }
 
+    /// Every allowed prefix `path` (normalised) lies under.
+    pub fn covering<'s>(&'s self, path: &'s str) -> impl Iterator<Item = &'s AllowedPrefix> + 's {
+        self.allowed
+            .iter()
+            .filter(move |a| is_within(path, &a.prefix))
+    }
+
+    pub fn no_prefix_allowed(&self) -> bool {
+        self.allowed.is_empty()
+    }
+
     /// The allowed prefixes strictly inside the tree of `path` (normalised).
     fn inside<'s>(&'s self, path: &'s str) -> impl Iterator<Item = &'s AllowedPrefix> + 's {
         self.allowed
@@ -126,7 +150,7 @@ impl HostPathRules {
             .filter(move |a| a.prefix != path && is_within(&a.prefix, path))
     }
 
-    fn forbidden_overlap(&self, path: &str) -> Option<&str> {
+    pub fn forbidden_overlap(&self, path: &str) -> Option<&str> {
         self.forbidden
             .iter()
             .find(|f| overlaps(path, f))

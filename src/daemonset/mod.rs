@@ -1,6 +1,9 @@
 //! DaemonSets: the rules on the pod template (`spec.template.spec`).
 
+pub mod ephemeral_volumes;
 pub mod host_paths;
+pub mod image_reference;
+pub mod image_volumes;
 pub mod inline_csi;
 pub mod node_name;
 pub mod tolerations;
@@ -49,6 +52,8 @@ pub fn evaluate(
         tolerations::check(pod_spec, &rules.tolerations, &mut findings, &mut edits);
         inline_csi::check(pod_spec, drivers, &mut findings);
         node_name::check(pod_spec, rules.allow_node_name, &mut findings);
+        ephemeral_volumes::check(pod_spec, &rules.ephemeral_volumes, &mut findings);
+        image_volumes::check(pod_spec, &rules.image_volumes, &mut findings);
     }
     if !edits.is_empty() {
         apply(object, edits);

@@ -1,8 +1,9 @@
-//! StorageClasses and CSIDrivers (storage.k8s.io/v1).
+//! StorageClasses and CSIDrivers (storage.k8s.io/v1), PersistentVolumes (core/v1).
 
 pub mod class_fields;
 pub mod csi_driver;
 pub mod parameters;
+pub mod persistent_volume;
 pub mod secrets;
 pub mod storage_class;
 pub mod token_requests;

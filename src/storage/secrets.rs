@@ -121,6 +121,27 @@ fn refusal(field: SecretField, value: &str, settings: &SecretReferenceSettings) 
         .then(|| format!("secret namespace {value:?} is not in allowedNamespaces {allowed:?}"))
 }
 
+/// Why a literal secret namespace of a PersistentVolume's secret reference
+/// (`spec.csi.*SecretRef.namespace`, in-tree `secretRef.namespace`) is
+/// refused, if it is. The external provisioner resolves
+/// `${pvc.namespace}` to the claim's namespace when it creates the PV
+/// (external-provisioner `pkg/controller/controller.go`,
+/// `getSecretReference`), and binds the PV to that claim (`claimRef`): a
+/// namespace equal to `claim_namespace` is what the template gave, allowed
+/// with `allowPvcNamespaceTemplate`.
+pub fn pv_namespace_refusal(
+    namespace: &str,
+    claim_namespace: Option<&str>,
+    settings: &SecretReferenceSettings,
+) -> Option<String> {
+    if settings.allow_pvc_namespace_template && claim_namespace == Some(namespace) {
+        return None;
+    }
+    let allowed = settings.allowed_namespaces.as_ref()?;
+    (!allowed.iter().any(|ns| ns == namespace))
+        .then(|| format!("secret namespace {namespace:?} is not in allowedNamespaces {allowed:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

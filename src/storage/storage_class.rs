@@ -32,6 +32,11 @@ impl StorageClassRules {
     pub fn mode(&self) -> crate::settings::Mode {
         self.settings.mode
     }
+
+    /// Read by the PersistentVolume rules too (in-tree sources, secrets).
+    pub fn settings(&self) -> &StorageClassSettings {
+        &self.settings
+    }
 }
 
 /// Judges a StorageClass. On CREATE everything is judged and the configured

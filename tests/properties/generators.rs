@@ -429,10 +429,84 @@ pub const RECLAIM_POLICIES: &[&str] = &["Delete", "Retain", "Recycle", "delete"]
 pub const BINDING_MODES: &[&str] = &["Immediate", "WaitForFirstConsumer", "waitforfirstconsumer"];
 const LIFECYCLE_MODES: &[&str] = &["Persistent", "Ephemeral", "ephemeral"];
 
+/// Image volume references with the repository the kubelet reads
+/// (distribution/reference normalisation), whether a digest is given, and
+/// the pull policy the API server defaults to; `None`: unparseable.
+/// A normalised repository, whether a digest is given, the default pull
+/// policy.
+pub type ParsedImage = (&'static str, bool, &'static str);
+pub const IMAGE_REFERENCES: &[(&str, Option<ParsedImage>)] = &[
+    (
+        "busybox",
+        Some(("docker.io/library/busybox", false, "Always")),
+    ),
+    (
+        "busybox:1.37",
+        Some(("docker.io/library/busybox", false, "IfNotPresent")),
+    ),
+    (
+        "docker.io/busybox:latest",
+        Some(("docker.io/library/busybox", false, "Always")),
+    ),
+    (
+        "index.docker.io/library/busybox",
+        Some(("docker.io/library/busybox", false, "Always")),
+    ),
+    (
+        "grafana/alloy:v1.9.1",
+        Some(("docker.io/grafana/alloy", false, "IfNotPresent")),
+    ),
+    (
+        "quay.io/crio/artifact:v2",
+        Some(("quay.io/crio/artifact", false, "IfNotPresent")),
+    ),
+    (
+        "quay.io/crio/artifact@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        Some(("quay.io/crio/artifact", true, "IfNotPresent")),
+    ),
+    (
+        "registry.local:5000/tools/jq",
+        Some(("registry.local:5000/tools/jq", false, "Always")),
+    ),
+    ("quay.io/CRIO/artifact", None),
+    ("busybox@sha256:abc", None),
+];
+pub const IMAGE_PATTERNS: &[&str] = &[
+    "docker.io/library/*",
+    "docker.io/library/busybox",
+    "quay.io/crio/**",
+    "quay.io/*/artifact",
+    "registry.local:5000/**",
+];
+pub const BAD_IMAGE_PATTERNS: &[&str] =
+    &["busybox", "quay.io/**/x", "quay.io/crio/artifact:v2", ""];
+pub const PULL_POLICIES: &[&str] = &["Always", "IfNotPresent", "Never"];
+pub const EPHEMERAL_CLASS_NAMES: &[&str] = &["local-nvme", "gp3", "", "fast"];
+/// PersistentVolume sources csi-translation-lib translates, with the driver.
+pub const PV_TRANSLATED: &[(&str, &str)] = &[
+    ("awsElasticBlockStore", "ebs.csi.aws.com"),
+    ("gcePersistentDisk", "pd.csi.storage.gke.io"),
+    ("azureDisk", "disk.csi.azure.com"),
+    ("azureFile", "file.csi.azure.com"),
+    ("cinder", "cinder.csi.openstack.org"),
+    ("vsphereVolume", "csi.vsphere.vmware.com"),
+    ("portworxVolume", "pxd.portworx.com"),
+];
+pub const PV_UNTRANSLATED: &[&str] = &["nfs", "iscsi", "rbd", "cephfs", "flexVolume"];
+pub const PV_SECRET_REFS: &[&str] = &[
+    "controllerPublishSecretRef",
+    "nodeStageSecretRef",
+    "nodePublishSecretRef",
+    "controllerExpandSecretRef",
+    "nodeExpandSecretRef",
+];
+pub const PROVISIONER_ACCOUNT: &str = "local-path-storage/local-path-provisioner-service-account";
+
 const USERS: &[&str] = &[
     "mallory@example.com",
     "admin@example.com",
     "system:serviceaccount:argocd:argocd-application-controller",
+    "system:serviceaccount:local-path-storage:local-path-provisioner-service-account",
 ];
 const GROUPS: &[&str] = &["system:authenticated", "platform-admins", "system:masters"];
 const DS_NAMES: &[&str] = &["fluent-bit", "node-exporter", "agent"];
@@ -544,7 +618,33 @@ fn volume(g: &mut Gen, i: usize) -> Value {
             .map_or_else(|| format!("v{i}"), |n| n.to_string())
     };
     v.insert("name".into(), Value::from(name));
-    match g.below(6) {
+    match g.below(8) {
+        6 => {
+            let mut spec = Map::new();
+            if g.chance(12) {
+                let class = garbled(g, |g| Value::from(g.pick_str(EPHEMERAL_CLASS_NAMES)));
+                spec.insert("storageClassName".into(), class);
+            }
+            if g.chance(6) {
+                let class = garbled(g, |g| Value::from(g.pick_str(EPHEMERAL_CLASS_NAMES)));
+                spec.insert("volumeAttributesClassName".into(), class);
+            }
+            spec.insert("accessModes".into(), json!(["ReadWriteOnce"]));
+            let template = garble(g, json!({"spec": spec}));
+            v.insert(
+                "ephemeral".into(),
+                garble(g, json!({"volumeClaimTemplate": template})),
+            );
+        }
+        7 => {
+            let mut image = Map::new();
+            let (reference, _) = IMAGE_REFERENCES[g.below(IMAGE_REFERENCES.len())];
+            image.insert("reference".into(), garbled(g, |_| Value::from(reference)));
+            if g.chance(10) {
+                image.insert("pullPolicy".into(), Value::from(g.pick_str(PULL_POLICIES)));
+            }
+            v.insert("image".into(), garble(g, Value::Object(image)));
+        }
         0..=2 => {
             let mut hp = Map::new();
             let path = garbled(g, |g| Value::from(host_path(g)));
@@ -895,6 +995,86 @@ pub fn csi_driver(g: &mut Gen) -> Value {
     Value::Object(driver)
 }
 
+fn secret_ref(g: &mut Gen) -> Value {
+    let namespace = garbled(g, |g| Value::from(g.pick_str(NAMESPACES)));
+    json!({"name": "secret", "namespace": namespace})
+}
+
+pub fn persistent_volume(g: &mut Gen) -> Value {
+    let mut spec = Map::new();
+    spec.insert("capacity".into(), json!({"storage": "5Gi"}));
+    spec.insert("accessModes".into(), json!(["ReadWriteOnce"]));
+    // Mostly one source, as validation requires; sometimes two.
+    for _ in 0..1 + usize::from(g.chance(2)) {
+        match g.below(6) {
+            0 => {
+                let mut hp = Map::new();
+                hp.insert("path".into(), garbled(g, |g| Value::from(host_path(g))));
+                if g.chance(10) {
+                    hp.insert("type".into(), Value::from(g.pick_str(HOST_PATH_TYPES)));
+                }
+                spec.insert("hostPath".into(), garble(g, Value::Object(hp)));
+            }
+            1 => {
+                let path = garbled(g, |g| Value::from(host_path(g)));
+                spec.insert("local".into(), garble(g, json!({"path": path})));
+            }
+            2 | 3 => {
+                let mut csi = Map::new();
+                if g.chance(14) {
+                    csi.insert(
+                        "driver".into(),
+                        garbled(g, |g| Value::from(g.word(DRIVERS))),
+                    );
+                }
+                csi.insert("volumeHandle".into(), Value::from("vol-1"));
+                for key in PV_SECRET_REFS {
+                    if g.chance(4) {
+                        csi.insert((*key).into(), secret_ref(g));
+                    }
+                }
+                spec.insert("csi".into(), garble(g, Value::Object(csi)));
+            }
+            4 => {
+                let (source, _) = PV_TRANSLATED[g.below(PV_TRANSLATED.len())];
+                let mut volume = Map::new();
+                volume.insert("volumeID".into(), Value::from("vol-1"));
+                if source == "azureFile" && g.chance(8) {
+                    let ns = garbled(g, |g| Value::from(g.pick_str(NAMESPACES)));
+                    volume.insert("secretNamespace".into(), ns);
+                } else if g.chance(4) {
+                    volume.insert("secretRef".into(), secret_ref(g));
+                }
+                spec.insert(source.into(), garble(g, Value::Object(volume)));
+            }
+            _ => {
+                let source = g.pick_str(PV_UNTRANSLATED);
+                let mut volume = Map::new();
+                volume.insert("server".into(), Value::from("172.17.0.2"));
+                if g.chance(4) {
+                    volume.insert("secretRef".into(), secret_ref(g));
+                }
+                spec.insert(source, garble(g, Value::Object(volume)));
+            }
+        }
+    }
+    if g.chance(6) {
+        let ns = g.pick_str(NAMESPACES);
+        spec.insert(
+            "claimRef".into(),
+            json!({"kind": "PersistentVolumeClaim", "namespace": ns, "name": "data"}),
+        );
+    }
+    sprinkle_unknown(g, &mut spec);
+    let mut pv = Map::new();
+    pv.insert("apiVersion".into(), Value::from("v1"));
+    pv.insert("kind".into(), Value::from("PersistentVolume"));
+    pv.insert("metadata".into(), json!({"name": "pv-1"}));
+    pv.insert("spec".into(), garble(g, Value::Object(spec)));
+    sprinkle_unknown(g, &mut pv);
+    Value::Object(pv)
+}
+
 // ---------------------------------------------------------------------------
 // Settings.
 
@@ -1185,6 +1365,40 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
         t.insert("mutate".into(), Value::Bool(g.chance(8)));
         d.insert("tolerations".into(), Value::Object(t));
         d.insert("allowNodeName".into(), Value::Bool(g.chance(4)));
+        if g.chance(6) {
+            let mut e = Map::new();
+            if g.chance(10) {
+                e.insert(
+                    "storageClassNames".into(),
+                    entries(g, v, EPHEMERAL_CLASS_NAMES, &["Fast", "a_b"], 2),
+                );
+                e.insert("allowDefaultClass".into(), Value::Bool(g.chance(8)));
+            }
+            if g.chance(8) {
+                e.insert(
+                    "volumeAttributesClassNames".into(),
+                    entries(g, v, &EPHEMERAL_CLASS_NAMES[..2], &["", "Fast"], 2),
+                );
+            }
+            d.insert("ephemeralVolumes".into(), Value::Object(e));
+        }
+        if g.chance(6) {
+            let mut i = Map::new();
+            if g.chance(10) {
+                i.insert(
+                    "allowed".into(),
+                    entries(g, v, IMAGE_PATTERNS, BAD_IMAGE_PATTERNS, 2),
+                );
+            }
+            i.insert("requireDigest".into(), Value::Bool(g.chance(5)));
+            if g.chance(8) {
+                i.insert(
+                    "pullPolicies".into(),
+                    entries(g, v, PULL_POLICIES, &["always", ""], 2),
+                );
+            }
+            d.insert("imageVolumes".into(), Value::Object(i));
+        }
         s.insert("daemonSets".into(), Value::Object(d));
     }
     if g.chance(12) {
@@ -1225,6 +1439,53 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
         c.insert("mountOptions".into(), Value::Object(mo));
         s.insert("storageClasses".into(), Value::Object(c));
     }
+    if g.chance(10) {
+        let mut p = Map::new();
+        p.insert("mode".into(), mode(g, v));
+        let n = g.count(3);
+        let allowed: Vec<Value> = (0..n)
+            .map(|_| {
+                let mut a = Map::new();
+                a.insert(
+                    "pathPrefix".into(),
+                    Value::from(entry(g, v, PREFIXES, BAD_PREFIXES)),
+                );
+                if g.chance(4) {
+                    a.insert(
+                        "types".into(),
+                        entries(g, v, &HOST_PATH_TYPES[..8], &["Bogus"], 2),
+                    );
+                }
+                if g.chance(6) {
+                    a.insert(
+                        "serviceAccounts".into(),
+                        entries(g, v, &[PROVISIONER_ACCOUNT], &["no-slash"], 1),
+                    );
+                }
+                Value::Object(a)
+            })
+            .collect();
+        let mut hp = Map::new();
+        hp.insert("allowed".into(), Value::Array(allowed));
+        if g.chance(4) {
+            hp.insert(
+                "forbidden".into(),
+                entries(g, v, FORBIDDEN_PATHS, &["", "relative"], 3),
+            );
+        }
+        p.insert("hostPaths".into(), Value::Object(hp));
+        p.insert(
+            "allowedSources".into(),
+            entries(
+                g,
+                v,
+                PV_UNTRANSLATED,
+                &["csi", "awsElasticBlockStore", "smb"],
+                2,
+            ),
+        );
+        s.insert("persistentVolumes".into(), Value::Object(p));
+    }
     if v == Vocabulary::Any && g.chance(1) {
         // An unknown field, or a field of the wrong type.
         let key = g.pick_str(&["unknown", "daemonSets", "csiDrivers"]);
@@ -1253,7 +1514,12 @@ pub fn valid_settings(g: &mut Gen) -> Value {
 pub fn with_mode(settings: &Value, mode: &str) -> Value {
     let mut s = settings.clone();
     if let Value::Object(map) = &mut s {
-        for group in ["csiDrivers", "daemonSets", "storageClasses"] {
+        for group in [
+            "csiDrivers",
+            "daemonSets",
+            "storageClasses",
+            "persistentVolumes",
+        ] {
             let slot = map.entry(group).or_insert_with(|| json!({}));
             if let Value::Object(g) = slot {
                 g.insert("mode".into(), Value::from(mode));
@@ -1293,6 +1559,7 @@ pub enum Kind {
     DaemonSet,
     StorageClass,
     CsiDriver,
+    PersistentVolume,
 }
 
 impl Kind {
@@ -1301,6 +1568,7 @@ impl Kind {
             Kind::DaemonSet => ("apps", "DaemonSet"),
             Kind::StorageClass => ("storage.k8s.io", "StorageClass"),
             Kind::CsiDriver => ("storage.k8s.io", "CSIDriver"),
+            Kind::PersistentVolume => ("", "PersistentVolume"),
         }
     }
 }
@@ -1387,6 +1655,7 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
         Kind::DaemonSet => daemon_set(g),
         Kind::StorageClass => storage_class(g),
         Kind::CsiDriver => csi_driver(g),
+        Kind::PersistentVolume => persistent_volume(g),
     }
 }
 
@@ -1394,9 +1663,10 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
 /// with valid settings.
 pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     let settings = valid_settings(g);
-    let kind = kind.unwrap_or_else(|| match g.below(4) {
-        0 | 1 => Kind::DaemonSet,
-        2 => Kind::StorageClass,
+    let kind = kind.unwrap_or_else(|| match g.below(8) {
+        0..=2 => Kind::DaemonSet,
+        3 | 4 => Kind::StorageClass,
+        5 => Kind::PersistentVolume,
         _ => Kind::CsiDriver,
     });
     let operation = if g.chance(5) { "UPDATE" } else { "CREATE" };
@@ -1459,6 +1729,7 @@ pub fn fixture_case(g: &mut Gen, fixtures: &[(String, Value)]) -> Option<Case> {
         "DaemonSet" => Kind::DaemonSet,
         "StorageClass" => Kind::StorageClass,
         "CSIDriver" => Kind::CsiDriver,
+        "PersistentVolume" => Kind::PersistentVolume,
         _ => return None,
     };
     let operation = match request.get("operation")?.as_str()? {

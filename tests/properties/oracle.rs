@@ -169,8 +169,8 @@ pub fn check_shape(case: &Case, r: &ValidationResponse) -> Outcome {
         if !m.is_object() {
             return Err("mutated object is not an object".into());
         }
-        if case.kind == Kind::CsiDriver {
-            return Err("CSIDriver mutated".into());
+        if matches!(case.kind, Kind::CsiDriver | Kind::PersistentVolume) {
+            return Err(format!("{:?} mutated", case.kind));
         }
         if case.kind == Kind::StorageClass
             && case.operation == "UPDATE"
@@ -246,7 +246,7 @@ pub fn strip_targeted(kind: Kind, object: &Value) -> Value {
                 }
             }
         }
-        Kind::CsiDriver => {}
+        Kind::CsiDriver | Kind::PersistentVolume => {}
     }
     object
 }
@@ -386,7 +386,7 @@ pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
                 }
             }
         }
-        Kind::CsiDriver => {}
+        Kind::CsiDriver | Kind::PersistentVolume => {}
     }
     Ok(())
 }
@@ -893,6 +893,265 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
     {
         return Err(format!("accepted nodeName {node:?}"));
     }
+    for volume in volumes.iter().filter_map(Value::as_object) {
+        check_accepted_ephemeral(settings, volume)?;
+        check_accepted_image(settings, volume)?;
+    }
+    Ok(())
+}
+
+/// A generic ephemeral volume names a listed class; no class at all only
+/// with `allowDefaultClass`.
+fn check_accepted_ephemeral(settings: &Settings, volume: &Map<String, Value>) -> Outcome {
+    let rules = &settings.daemon_sets.ephemeral_volumes;
+    let Some(spec) = volume
+        .get("ephemeral")
+        .filter(|e| !e.is_null())
+        .and_then(|e| e.get("volumeClaimTemplate"))
+        .filter(|t| !t.is_null())
+        .and_then(|t| t.get("spec"))
+        .filter(|s| !s.is_null())
+    else {
+        return Ok(());
+    };
+    let spec = spec
+        .as_object()
+        .ok_or_else(|| format!("accepted claim template spec {spec}"))?;
+    if let Some(allowed) = &rules.storage_class_names {
+        match str_field(spec, "storageClassName", "claim template")? {
+            None if !rules.allow_default_class => {
+                return Err("accepted an ephemeral volume of the default class".into());
+            }
+            Some(name) if !allowed.iter().any(|a| a == name) => {
+                return Err(format!(
+                    "accepted ephemeral class {name:?}, allowed {allowed:?}"
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(allowed) = &rules.volume_attributes_class_names
+        && let Some(name) = str_field(spec, "volumeAttributesClassName", "claim template")?
+        && !name.is_empty()
+        && !allowed.iter().any(|a| a == name)
+    {
+        return Err(format!(
+            "accepted attributes class {name:?}, allowed {allowed:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// `*` is one or more characters within a `/` segment; a last `**` any
+/// one or more segments.
+fn ref_repository_glob(pattern: &str, repository: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let r: Vec<&str> = repository.split('/').collect();
+    let segment = |p: &str, n: &str| ref_glob(&p.replace('.', "\u{0}"), &n.replace('.', "\u{0}"));
+    match p.split_last() {
+        Some((&"**", head)) => {
+            r.len() > head.len() && head.iter().zip(&r).all(|(p, n)| segment(p, n))
+        }
+        _ => p.len() == r.len() && p.iter().zip(&r).all(|(p, n)| segment(p, n)),
+    }
+}
+
+/// An image volume comes from an allowed repository (by the table of
+/// normalised references the generator draws from), pinned when required,
+/// with an allowed pull policy after defaulting.
+fn check_accepted_image(settings: &Settings, volume: &Map<String, Value>) -> Outcome {
+    let rules = &settings.daemon_sets.image_volumes;
+    let Some(image) = volume.get("image").filter(|i| !i.is_null()) else {
+        return Ok(());
+    };
+    let image = image
+        .as_object()
+        .ok_or_else(|| format!("accepted image volume {image}"))?;
+    let reference = str_field(image, "reference", "image volume")?.unwrap_or("");
+    let known = super::generators::IMAGE_REFERENCES
+        .iter()
+        .find(|(r, _)| *r == reference)
+        .map(|(_, parsed)| *parsed);
+    let restricted = rules.allowed.is_some() || rules.require_digest;
+    let parsed = match known {
+        Some(Some(parsed)) => Some(parsed),
+        Some(None) if restricted => {
+            return Err(format!("accepted unparseable reference {reference:?}"));
+        }
+        None if restricted && reference.is_empty() => {
+            return Err("accepted an image volume without reference".into());
+        }
+        _ => None,
+    };
+    if let Some((repository, digest, default_policy)) = parsed {
+        if let Some(allowed) = &rules.allowed
+            && !allowed.iter().any(|p| ref_repository_glob(p, repository))
+        {
+            return Err(format!("accepted image {repository}, allowed {allowed:?}"));
+        }
+        if rules.require_digest && !digest {
+            return Err(format!("accepted {reference:?} without digest"));
+        }
+        if let Some(policies) = &rules.pull_policies {
+            let policy = str_field(image, "pullPolicy", "image volume")?
+                .filter(|p| !p.is_empty())
+                .unwrap_or(default_policy);
+            if !policies.iter().any(|p| p == policy) {
+                return Err(format!(
+                    "accepted pull policy {policy}, allowed {policies:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An accepted PersistentVolume CREATE (enforce mode, not exempted): every
+/// source is one the settings allow.
+pub fn check_accepted_persistent_volume(
+    settings: &Settings,
+    object: &Value,
+    username: &str,
+) -> Outcome {
+    let spec = object
+        .get("spec")
+        .and_then(Value::as_object)
+        .ok_or("accepted a PersistentVolume without a readable spec")?;
+    let pv = &settings.persistent_volumes;
+    let forbidden: Vec<Vec<&str>> = pv
+        .host_paths
+        .forbidden
+        .iter()
+        .filter_map(|f| ref_segments(f))
+        .collect();
+    let account = username
+        .strip_prefix("system:serviceaccount:")
+        .map(|rest| rest.replacen(':', "/", 1));
+    for source in ["hostPath", "local"] {
+        let Some(volume) = spec.get(source).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let volume = volume
+            .as_object()
+            .ok_or_else(|| format!("accepted {source} {volume}"))?;
+        let path = str_field(volume, "path", source)?
+            .ok_or_else(|| format!("accepted {source} without a path"))?;
+        let segments =
+            ref_segments(path).ok_or_else(|| format!("accepted {source} path {path:?}"))?;
+        if let Some(what) = ref_node_resolved(path, &segments) {
+            return Err(format!("accepted {source} {path:?} with {what}"));
+        }
+        if let Some(f) = forbidden.iter().find(|f| overlaps(&segments, f)) {
+            return Err(format!(
+                "accepted {source} {path:?} overlapping /{}",
+                f.join("/")
+            ));
+        }
+        let rule = pv
+            .host_paths
+            .allowed
+            .iter()
+            .filter(|a| ref_segments(&a.path_prefix).is_some_and(|p| segments.starts_with(&p)))
+            .filter(|a| {
+                a.service_accounts.as_ref().is_none_or(|sas| {
+                    account
+                        .as_ref()
+                        .is_some_and(|me| sas.iter().any(|sa| sa == me))
+                })
+            })
+            .max_by_key(|a| ref_segments(&a.path_prefix).map_or(0, |p| p.len()))
+            .ok_or_else(|| {
+                format!("accepted {source} {path:?} for {username:?} under no prefix")
+            })?;
+        if source == "hostPath"
+            && let Some(types) = &rule.types
+        {
+            let ty = str_field(volume, "type", source)?.unwrap_or("");
+            if !types.iter().any(|t| t == ty) {
+                return Err(format!("accepted hostPath type {ty:?}, allowed {types:?}"));
+            }
+        }
+    }
+    let claim_namespace = spec
+        .get("claimRef")
+        .and_then(|c| c.get("namespace"))
+        .and_then(Value::as_str);
+    let secrets = &settings.storage_classes.secrets;
+    let namespace_ok = |ns: &str| {
+        (secrets.allow_pvc_namespace_template && claim_namespace == Some(ns))
+            || secrets
+                .allowed_namespaces
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|a| a == ns))
+    };
+    let reference_ok = |parent: &Map<String, Value>, key: &str| -> Outcome {
+        match parent.get(key) {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Object(r)) => match str_field(r, "namespace", key)? {
+                Some(ns) if !ns.is_empty() && !namespace_ok(ns) => {
+                    Err(format!("accepted {key} in namespace {ns:?}"))
+                }
+                _ => Ok(()),
+            },
+            Some(other) => Err(format!("accepted {key} = {other}")),
+        }
+    };
+    let driver_ok = |driver: &str| {
+        settings
+            .csi_drivers
+            .allowed
+            .as_ref()
+            .is_none_or(|allowed| ref_glob_any(allowed, driver))
+    };
+    if let Some(csi) = spec.get("csi").filter(|c| !c.is_null()) {
+        let csi = csi
+            .as_object()
+            .ok_or_else(|| format!("accepted csi {csi}"))?;
+        let driver = str_field(csi, "driver", "csi")?.ok_or("accepted a CSI PV without driver")?;
+        if !driver_ok(driver) {
+            return Err(format!("accepted CSI PV driver {driver:?}"));
+        }
+        for key in super::generators::PV_SECRET_REFS {
+            reference_ok(csi, key)?;
+        }
+    }
+    for (source, driver) in super::generators::PV_TRANSLATED {
+        let Some(volume) = spec.get(*source).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let volume = volume
+            .as_object()
+            .ok_or_else(|| format!("accepted {source} {volume}"))?;
+        if !settings.storage_classes.allow_in_tree_provisioners {
+            return Err(format!("accepted in-tree {source}"));
+        }
+        if !driver_ok(driver) {
+            return Err(format!("accepted in-tree {source} as {driver}"));
+        }
+        if *source == "azureFile" {
+            let ns = str_field(volume, "secretNamespace", source)?.unwrap_or("default");
+            if !namespace_ok(ns) {
+                return Err(format!("accepted azureFile secretNamespace {ns:?}"));
+            }
+        } else {
+            reference_ok(volume, "secretRef")?;
+        }
+    }
+    for source in super::generators::PV_UNTRANSLATED {
+        let Some(volume) = spec.get(*source).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let volume = volume
+            .as_object()
+            .ok_or_else(|| format!("accepted {source} {volume}"))?;
+        if !pv.allowed_sources.iter().any(|s| s == source) {
+            return Err(format!(
+                "accepted {source}, allowed {:?}",
+                pv.allowed_sources
+            ));
+        }
+        reference_ok(volume, "secretRef")?;
+    }
     Ok(())
 }
 
@@ -1394,6 +1653,9 @@ pub fn check_semantics_tolerating(
         }
         Kind::CsiDriver if settings.csi_drivers.mode == Mode::Enforce && !update => {
             check_accepted_csi_driver(&settings, object)
+        }
+        Kind::PersistentVolume if settings.persistent_volumes.mode == Mode::Enforce && !update => {
+            check_accepted_persistent_volume(&settings, object, &case.username)
         }
         _ => Ok(()),
     }
