@@ -168,9 +168,12 @@ oci-tests: annotated-policy.wasm
 # --- benchmarks (policy-bench/: criterion in the host's engine) --------------
 # `make bench`: policy.wasm and the floor policy (policy-bench/floor-policy: the same
 # SDK, parses the payload and accepts) in release, then criterion measures
-# both in the same run (warm and fresh instances, size scaling, settings,
-# compilation) and prints the policy/floor ratio table (also written to
-# target/criterion/policy-vs-floor.md; `make bench-report` reprints it).
+# in the same run the policy (policy.yaml settings, settings {}, 20 profiles
+# once the schema has them), the floor and Kubewarden's pod-privileged-policy
+# (../shared/bench/, POD_PRIVILEGED_WASM; skipped when absent): warm and fresh
+# instances, size scaling, settings, compilation; prints the report (also
+# written to target/criterion/policy-vs-floor.md; `make bench-report`
+# reprints it, `make bench-readme` puts its README block into README.md).
 # BENCH_ARGS is passed to criterion, e.g. BENCH_ARGS=ds-fluent-bit.
 # The host side is built in the bench profile (Cargo.toml: no fat LTO, which
 # would take far longer to build over wasmtime).
@@ -190,6 +193,12 @@ bench: policy.wasm floor-wasm
 .PHONY: bench-report
 bench-report:
 	cargo run --quiet --locked --profile bench -p policy-bench --bin report
+
+# Rewrite README.md's performance block (between <!-- bench:start --> and
+# <!-- bench:end -->) from the last `make bench` run: ratios only.
+.PHONY: bench-readme
+bench-readme:
+	cargo run --quiet --locked --profile bench -p policy-bench --bin report -- --readme README.md
 
 # Sizes of policy.wasm and the floor as built and after wasm-opt -Oz / -O3
 # (Debian package binaryen), with the fluent-bit latency of each in the
