@@ -217,7 +217,7 @@ fn evaluate(
     // On UPDATE, an unreadable old object only means nothing is known to be
     // unchanged: judge everything, as on CREATE.
     let old_value: Option<Value> = match (operation, old_object) {
-        (Operation::Update, Some(raw)) => serde_json::from_str(raw.get()).ok(),
+        (Operation::Update, Some(raw)) => serde_json::from_slice(raw.get().as_bytes()).ok(),
         _ => None,
     };
     let old = match &old_value {

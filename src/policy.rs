@@ -164,7 +164,8 @@ fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) ->
     match raw {
         None => Ok(T::default()),
         Some(raw) => {
-            serde_json::from_str(raw.get()).map_err(|e| located(raw.get().as_bytes(), name, &e))
+            serde_json::from_slice(raw.get().as_bytes())
+                .map_err(|e| located(raw.get().as_bytes(), name, &e))
         }
     }
 }
