@@ -12,7 +12,7 @@ use crate::exemptions::{self, Requester};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
-use crate::storage::{csi_driver, storage_class};
+use crate::storage::{csi_driver, storage_class, volume_attributes_class};
 use crate::violation::{Findings, Rejection};
 
 /// The kinds the policy judges.
@@ -21,6 +21,7 @@ pub enum Target {
     DaemonSet,
     StorageClass,
     CsiDriver,
+    VolumeAttributesClass,
 }
 
 impl Target {
@@ -29,6 +30,7 @@ impl Target {
             ("apps", "DaemonSet") => Some(Self::DaemonSet),
             ("storage.k8s.io", "StorageClass") => Some(Self::StorageClass),
             ("storage.k8s.io", "CSIDriver") => Some(Self::CsiDriver),
+            ("storage.k8s.io", "VolumeAttributesClass") => Some(Self::VolumeAttributesClass),
             _ => None,
         }
     }
@@ -38,6 +40,7 @@ impl Target {
             Self::DaemonSet => "DaemonSet",
             Self::StorageClass => "StorageClass",
             Self::CsiDriver => "CSIDriver",
+            Self::VolumeAttributesClass => "VolumeAttributesClass",
         }
     }
 }
@@ -137,6 +140,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     let sections = policy::Sections {
         daemon_sets: target == Target::DaemonSet,
         storage_classes: target == Target::StorageClass,
+        volume_attributes_classes: target == Target::VolumeAttributesClass,
     };
     let policy = match policy::load_for(settings.as_bytes(), sections) {
         Ok(policy) => policy,
@@ -234,7 +238,12 @@ fn evaluate(
     }
     let (findings, mode) = match target {
         Target::DaemonSet => {
-            let findings = daemonset::evaluate(&mut object, &policy.daemon_sets, &policy.drivers);
+            let findings = daemonset::evaluate(
+                &mut object,
+                &namespace,
+                &policy.daemon_sets,
+                &policy.drivers,
+            );
             if judged_unchanged {
                 return unchanged_template_verdict(findings);
             }
@@ -251,8 +260,17 @@ fn evaluate(
             policy.storage_classes.mode(),
         ),
         Target::CsiDriver => (
-            csi_driver::evaluate(&object, old, &policy.drivers),
+            csi_driver::evaluate(&mut object, operation, old, &policy.drivers),
             policy.drivers.mode,
+        ),
+        Target::VolumeAttributesClass => (
+            volume_attributes_class::evaluate(
+                &object,
+                old,
+                &policy.volume_attributes_classes,
+                &policy.drivers,
+            ),
+            policy.volume_attributes_classes.mode,
         ),
     };
     verdict(target, &requester, findings, mode, object)
@@ -280,7 +298,7 @@ fn judged_fields_unchanged(
 ) -> bool {
     match target {
         Target::DaemonSet => template_spec(object) == template_spec(old),
-        Target::StorageClass | Target::CsiDriver => {
+        Target::StorageClass | Target::CsiDriver | Target::VolumeAttributesClass => {
             object
                 .keys()
                 .chain(old.keys())

@@ -14,6 +14,7 @@ use crate::json_path;
 use crate::settings::{Exemptions, Mode, Settings};
 use crate::settings_errors::SettingErrors;
 use crate::storage::storage_class::StorageClassRules;
+use crate::storage::volume_attributes_class::VolumeAttributesClassRules;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DaemonSetRules {
@@ -29,6 +30,7 @@ pub struct Policy {
     pub drivers: DriverRules,
     pub daemon_sets: DaemonSetRules,
     pub storage_classes: StorageClassRules,
+    pub volume_attributes_classes: VolumeAttributesClassRules,
 }
 
 /// The settings sections an evaluation compiles. policy-server refuses to
@@ -38,12 +40,14 @@ pub struct Policy {
 pub struct Sections {
     pub daemon_sets: bool,
     pub storage_classes: bool,
+    pub volume_attributes_classes: bool,
 }
 
 impl Sections {
     pub const ALL: Self = Self {
         daemon_sets: true,
         storage_classes: true,
+        volume_attributes_classes: true,
     };
 }
 
@@ -57,6 +61,7 @@ impl Policy {
             csi_drivers,
             daemon_sets: ds,
             storage_classes,
+            volume_attributes_classes: vac,
         } = settings;
         let mut errors = SettingErrors::default();
         exemptions::validate_settings(&exemptions, &mut errors);
@@ -76,12 +81,18 @@ impl Policy {
         } else {
             StorageClassRules::default()
         };
+        let volume_attributes_classes = if sections.volume_attributes_classes {
+            VolumeAttributesClassRules::compile(&vac, &mut errors)
+        } else {
+            VolumeAttributesClassRules::default()
+        };
         if errors.is_empty() {
             Ok(Self {
                 exemptions,
                 drivers,
                 daemon_sets,
                 storage_classes,
+                volume_attributes_classes,
             })
         } else {
             Err(errors.into_vec())
@@ -136,6 +147,8 @@ struct RawSections<'a> {
     daemon_sets: Option<&'a RawValue>,
     #[serde(borrow)]
     storage_classes: Option<&'a RawValue>,
+    #[serde(borrow)]
+    volume_attributes_classes: Option<&'a RawValue>,
 }
 
 fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) -> Result<T, String> {
@@ -166,6 +179,10 @@ fn parse_sections(json: &[u8], sections: Sections) -> Result<Settings, String> {
     }
     if sections.storage_classes {
         settings.storage_classes = section(raw.storage_classes, "storageClasses")?;
+    }
+    if sections.volume_attributes_classes {
+        settings.volume_attributes_classes =
+            section(raw.volume_attributes_classes, "volumeAttributesClasses")?;
     }
     Ok(settings)
 }
@@ -207,6 +224,7 @@ mod tests {
         let only_storage = Sections {
             daemon_sets: false,
             storage_classes: true,
+            volume_attributes_classes: false,
         };
         assert!(load_for(json, only_storage).is_ok());
         assert_eq!(
