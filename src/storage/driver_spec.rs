@@ -246,7 +246,7 @@ mod tests {
 
     fn settings(entry: Value) -> Value {
         json!({"csiDrivers": {"tokenRequests": {"requireTokenInSecrets": false, "allowed": [
-            {"driver": "*.csi.*", "audiences": ["api://AzureADTokenExchange"]}]},
+            {"driver": "file.csi.azure.com", "audiences": ["api://AzureADTokenExchange"]}]},
             "ephemeralAllowed": ["file.csi.azure.com", "secrets-store.csi.k8s.io"],
             "spec": [entry]}})
     }

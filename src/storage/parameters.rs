@@ -199,13 +199,6 @@ pub fn compile(
     let mut compiled = Vec::with_capacity(rules.len());
     for (i, rule) in rules.iter().enumerate() {
         let path = format!("{base}[{i}]");
-        let Some(provisioner) = errors.parsed(
-            format!("{path}.provisioner"),
-            &rule.provisioner,
-            DriverGlob::parse(&rule.provisioner),
-        ) else {
-            continue;
-        };
         let keys = KeyRules::compile(
             i,
             &path,
@@ -214,6 +207,13 @@ pub fn compile(
             &rule.allowed_values,
             errors,
         );
+        let Some(provisioner) = errors.parsed(
+            format!("{path}.provisioner"),
+            &rule.provisioner,
+            DriverGlob::parse(&rule.provisioner),
+        ) else {
+            continue;
+        };
         compiled.push(CompiledParameterRules { provisioner, keys });
     }
     compiled
