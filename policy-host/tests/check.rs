@@ -681,7 +681,7 @@ fn exit_codes() {
     assert_eq!(r.code, 0);
     assert!(
         r.stderr.contains(
-            "no object of a kind the policy evaluates (DaemonSet, StorageClass, CSIDriver)"
+            "no object of a kind the policy evaluates (DaemonSet, StorageClass, CSIDriver, VolumeAttributesClass)"
         ),
         "{}",
         r.stderr

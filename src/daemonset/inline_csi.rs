@@ -148,7 +148,10 @@ fn check_entries(
     entries: &[CompiledInline],
     findings: &mut Findings,
 ) {
-    let mut matching = entries.iter().filter(|e| e.driver.matches(driver)).peekable();
+    let mut matching = entries
+        .iter()
+        .filter(|e| e.driver.matches(driver))
+        .peekable();
     if matching.peek().is_none() {
         return;
     }
@@ -166,7 +169,13 @@ fn check_entries(
     // reference is not nil: presence is what counts.
     let secret = get(csi, "nodePublishSecretRef");
     let secret_readable = secret.is_none()
-        || object(csi, "nodePublishSecretRef", || secret_path.clone(), findings).is_some();
+        || object(
+            csi,
+            "nodePublishSecretRef",
+            || secret_path.clone(),
+            findings,
+        )
+        .is_some();
     let read_only_path = || format!("{path}.readOnly");
     let read_only = boolean(csi, "readOnly", read_only_path, findings);
     let scope = Scope {
@@ -213,7 +222,9 @@ fn check_entries(
                 read_only_path(),
                 get(csi, "readOnly").map_or_else(|| "unset".into(), render),
                 rules::INLINE_READ_ONLY,
-                format!("{driver} volumes must be readOnly: true (csiDrivers.inline[{i}].readOnly)"),
+                format!(
+                    "{driver} volumes must be readOnly: true (csiDrivers.inline[{i}].readOnly)"
+                ),
             ));
         }
     }
@@ -286,7 +297,8 @@ mod tests {
     #[test]
     fn colliding_and_non_ascii_attribute_keys_are_refused_once_an_entry_applies() {
         let request = edited("daemonset-inline-nfs.json", |o| {
-            let attributes = &mut o["spec"]["template"]["spec"]["volumes"][0]["csi"]["volumeAttributes"];
+            let attributes =
+                &mut o["spec"]["template"]["spec"]["volumes"][0]["csi"]["volumeAttributes"];
             attributes["Server"] = json!("evil.example.com");
             attributes["\u{130}d"] = json!("x");
         });
@@ -295,16 +307,22 @@ mod tests {
         assert_violations(
             &response,
             2,
-            &["parameter keys collide once trimmed and lower-cased (server)", "parameter key is not ASCII"],
+            &[
+                "parameter keys collide once trimmed and lower-cased (server)",
+                "parameter key is not ASCII",
+            ],
         );
     }
 
     #[test]
     fn namespaces_limit_who_uses_a_driver_inline() {
-        let settings = nfs_settings(json!({"driver": "smb.csi.k8s.io", "namespaces": ["file-shares"]}));
+        let settings =
+            nfs_settings(json!({"driver": "smb.csi.k8s.io", "namespaces": ["file-shares"]}));
         assert_rejected(
             &run("daemonset-inline-smb.json", settings),
-            &["spec.template.spec.volumes[0].csi.driver=\"smb.csi.k8s.io\": namespace \"default\" may not use smb.csi.k8s.io inline (csiDrivers.inline[0].namespaces) [csiDrivers.inline.namespaces]"],
+            &[
+                "spec.template.spec.volumes[0].csi.driver=\"smb.csi.k8s.io\": namespace \"default\" may not use smb.csi.k8s.io inline (csiDrivers.inline[0].namespaces) [csiDrivers.inline.namespaces]",
+            ],
         );
         let settings = nfs_settings(json!({"driver": "smb.csi.k8s.io", "namespaces": ["default"]}));
         assert_accepted_untouched(&run("daemonset-inline-smb.json", settings));
@@ -316,7 +334,9 @@ mod tests {
             "nodePublishSecretRef": "required", "readOnly": true}));
         assert_rejected(
             &run("daemonset-inline-secrets-store.json", settings.clone()),
-            &["spec.template.spec.volumes[0].csi.nodePublishSecretRef=unset: required for secrets-store.csi.k8s.io by csiDrivers.inline[0] [csiDrivers.inline.nodePublishSecretRef]"],
+            &[
+                "spec.template.spec.volumes[0].csi.nodePublishSecretRef=unset: required for secrets-store.csi.k8s.io by csiDrivers.inline[0] [csiDrivers.inline.nodePublishSecretRef]",
+            ],
         );
         let request = edited("daemonset-inline-secrets-store.json", |o| {
             let csi = &mut o["spec"]["template"]["spec"]["volumes"][0]["csi"];
@@ -326,12 +346,18 @@ mod tests {
         assert_violations(
             &evaluate(&request, settings),
             1,
-            &["spec.template.spec.volumes[0].csi.readOnly=false: secrets-store.csi.k8s.io volumes must be readOnly: true (csiDrivers.inline[0].readOnly) [csiDrivers.inline.readOnly]"],
+            &[
+                "spec.template.spec.volumes[0].csi.readOnly=false: secrets-store.csi.k8s.io volumes must be readOnly: true (csiDrivers.inline[0].readOnly) [csiDrivers.inline.readOnly]",
+            ],
         );
-        let forbidden = nfs_settings(json!({"driver": "secrets-store.csi.k8s.io", "nodePublishSecretRef": "forbidden"}));
+        let forbidden = nfs_settings(
+            json!({"driver": "secrets-store.csi.k8s.io", "nodePublishSecretRef": "forbidden"}),
+        );
         assert_rejected(
             &evaluate(&request, forbidden.clone()),
-            &["csi.nodePublishSecretRef={...}: forbidden for secrets-store.csi.k8s.io by csiDrivers.inline[0]"],
+            &[
+                "csi.nodePublishSecretRef={...}: forbidden for secrets-store.csi.k8s.io by csiDrivers.inline[0]",
+            ],
         );
         assert_accepted_untouched(&run("daemonset-inline-secrets-store.json", forbidden));
     }
@@ -343,19 +369,26 @@ mod tests {
             csi["nodePublishSecretRef"] = json!("creds");
             csi["readOnly"] = json!("true");
         });
-        let settings = nfs_settings(json!({"driver": "secrets-store.csi.k8s.io", "nodePublishSecretRef": "forbidden", "readOnly": true}));
+        let settings = nfs_settings(
+            json!({"driver": "secrets-store.csi.k8s.io", "nodePublishSecretRef": "forbidden", "readOnly": true}),
+        );
         assert_violations(
             &evaluate(&request, settings),
             2,
-            &["nodePublishSecretRef=\"creds\": expected an object", "readOnly=\"true\": expected a boolean"],
+            &[
+                "nodePublishSecretRef=\"creds\": expected an object",
+                "readOnly=\"true\": expected a boolean",
+            ],
         );
     }
 
     #[test]
     fn bad_inline_settings_are_refused_with_their_path() {
         assert_settings_refused(
-            &nfs_settings(json!({"driver": "*..x", "nodePublishSecretRef": "sometimes", "namespaces": [""],
-                "volumeAttributes": {"forbidden": ["server"], "required": {"Server": []}}})),
+            &nfs_settings(
+                json!({"driver": "*..x", "nodePublishSecretRef": "sometimes", "namespaces": [""],
+                "volumeAttributes": {"forbidden": ["server"], "required": {"Server": []}}}),
+            ),
             &[
                 "csiDrivers.inline[0].driver",
                 "csiDrivers.inline[0].nodePublishSecretRef: \"sometimes\" is neither",
@@ -365,4 +398,3 @@ mod tests {
         );
     }
 }
-

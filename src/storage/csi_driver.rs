@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::drivers::DriverRules;
 use super::driver_spec;
+use crate::drivers::DriverRules;
 use crate::fields::{Reported, list, object, string, string_item};
 use crate::operation::Operation;
 use crate::rules;

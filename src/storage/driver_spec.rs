@@ -75,7 +75,10 @@ fn values<T: Clone + Into<Value>>(rule: &FieldRule<T>) -> (Option<Vec<Value>>, O
     )
 }
 
-pub fn compile(entries: &[CsiDriverSpecRules], errors: &mut SettingErrors) -> Vec<CompiledSpecRules> {
+pub fn compile(
+    entries: &[CsiDriverSpecRules],
+    errors: &mut SettingErrors,
+) -> Vec<CompiledSpecRules> {
     let mut compiled = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let path = format!("{}[{i}]", rules::CSI_DRIVER_SPEC);
@@ -91,15 +94,19 @@ pub fn compile(entries: &[CsiDriverSpecRules], errors: &mut SettingErrors) -> Ve
         let mut fields = Vec::new();
         for (f, (allowed, set)) in rules.into_iter().enumerate() {
             let name = FIELDS[f].0;
-            let listed = allowed.iter().flatten().enumerate().map(|(n, v)| (format!("allowed[{n}]"), v));
+            let listed = allowed
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(n, v)| (format!("allowed[{n}]"), v));
             for (at, value) in listed.chain(set.iter().map(|v| ("set".to_string(), v))) {
                 let problem = match value {
                     Value::String(s) if !FS_GROUP_POLICIES.contains(&s.as_str()) => {
                         Some(format!("{s:?} is not one of {FS_GROUP_POLICIES:?}"))
                     }
-                    Value::Number(n) if n.as_i64().is_some_and(|n| n < MIN_UPDATE_PERIOD) => {
-                        Some(format!("{n} is below the API's minimum of {MIN_UPDATE_PERIOD} seconds"))
-                    }
+                    Value::Number(n) if n.as_i64().is_some_and(|n| n < MIN_UPDATE_PERIOD) => Some(
+                        format!("{n} is below the API's minimum of {MIN_UPDATE_PERIOD} seconds"),
+                    ),
                     _ => None,
                 };
                 if let Some(problem) = problem {
@@ -109,10 +116,17 @@ pub fn compile(entries: &[CsiDriverSpecRules], errors: &mut SettingErrors) -> Ve
             if let (Some(set), Some(allowed)) = (&set, &allowed)
                 && !allowed.contains(set)
             {
-                errors.add(format!("{path}.{name}.set"), format!("{set} is not in allowed"));
+                errors.add(
+                    format!("{path}.{name}.set"),
+                    format!("{set} is not in allowed"),
+                );
             }
             if allowed.is_some() || set.is_some() {
-                fields.push(FieldValues { field: f, allowed, set });
+                fields.push(FieldValues {
+                    field: f,
+                    allowed,
+                    set,
+                });
             }
         }
         let Some(driver) = errors.parsed(
@@ -122,14 +136,23 @@ pub fn compile(entries: &[CsiDriverSpecRules], errors: &mut SettingErrors) -> Ve
         ) else {
             continue;
         };
-        compiled.push(CompiledSpecRules { index: i, driver, fields });
+        compiled.push(CompiledSpecRules {
+            index: i,
+            driver,
+            fields,
+        });
     }
     compiled
 }
 
 /// Sets, on CREATE, the `set` value of every absent field (the request's own
 /// JSON: only that key is added), noting each change.
-pub fn enforce(name: &str, object: &mut Map<String, Value>, rules: &[CompiledSpecRules], findings: &mut Findings) {
+pub fn enforce(
+    name: &str,
+    object: &mut Map<String, Value>,
+    rules: &[CompiledSpecRules],
+    findings: &mut Findings,
+) {
     let mut sets: Vec<(&'static str, &Value)> = Vec::new();
     for entry in rules.iter().filter(|e| e.driver.matches(name)) {
         for f in &entry.fields {
@@ -161,7 +184,11 @@ pub fn enforce(name: &str, object: &mut Map<String, Value>, rules: &[CompiledSpe
 
 /// The value of a field as the API stores it (absent: its default), `None`
 /// when absent without default; a wrong type is reported.
-fn read(spec: &Map<String, Value>, field: usize, report: Option<&mut Findings>) -> Result<Option<Value>, ()> {
+fn read(
+    spec: &Map<String, Value>,
+    field: usize,
+    report: Option<&mut Findings>,
+) -> Result<Option<Value>, ()> {
     let (name, kind, default, _) = FIELDS[field];
     let Some(value) = get(spec, name) else {
         return Ok(default.and_then(|d| serde_json::from_str(d).ok()));
@@ -281,7 +308,10 @@ mod tests {
         let response = evaluate(&request, settings(entry.clone()));
         assert!(response.accepted, "{:?}", response.message);
         let mutated = response.mutated_object.clone().expect("mutated");
-        assert_eq!(mutated["spec"]["nodeAllocatableUpdatePeriodSeconds"], json!(60));
+        assert_eq!(
+            mutated["spec"]["nodeAllocatableUpdatePeriodSeconds"],
+            json!(60)
+        );
         assert!(mutated["spec"].get("attachRequired").is_none());
         assert_accepted_untouched(&reevaluate(&request, &response, settings(entry.clone())));
         let request = edited("csidriver-ebs.json", |o| {
@@ -313,9 +343,16 @@ mod tests {
 
     #[test]
     fn unreadable_spec_fields_are_refused() {
-        let request = edited("csidriver-ebs.json", |o| o["spec"]["podInfoOnMount"] = json!("no"));
+        let request = edited("csidriver-ebs.json", |o| {
+            o["spec"]["podInfoOnMount"] = json!("no")
+        });
         assert_rejected(
-            &evaluate(&request, settings(json!({"driver": "*.csi.aws.com", "podInfoOnMount": {"allowed": [false]}}))),
+            &evaluate(
+                &request,
+                settings(
+                    json!({"driver": "*.csi.aws.com", "podInfoOnMount": {"allowed": [false]}}),
+                ),
+            ),
             &["spec.podInfoOnMount=\"no\": expected a boolean, found a string [readable object]"],
         );
     }
@@ -323,9 +360,11 @@ mod tests {
     #[test]
     fn bad_spec_settings_are_refused_with_their_path() {
         assert_settings_refused(
-            &settings(json!({"driver": "*..x", "fsGroupPolicy": {"allowed": ["Any"]},
+            &settings(
+                json!({"driver": "*..x", "fsGroupPolicy": {"allowed": ["Any"]},
                 "nodeAllocatableUpdatePeriodSeconds": {"set": 5},
-                "podInfoOnMount": {"allowed": [false], "set": true}})),
+                "podInfoOnMount": {"allowed": [false], "set": true}}),
+            ),
             &[
                 "csiDrivers.spec[0].driver",
                 "csiDrivers.spec[0].fsGroupPolicy.allowed[0]: \"Any\" is not one of",

@@ -222,7 +222,12 @@ pub fn compile(
 /// Refuses non-ASCII keys (see the module comment: the drivers' Go folding
 /// maps `İ` to `i` and `K` (Kelvin) to `k`), and keys that are equal once
 /// trimmed and lower-cased: which one would the driver read?
-pub fn check_keys(parameters: &[(&str, &str)], field: &str, rule: &'static str, findings: &mut Findings) {
+pub fn check_keys(
+    parameters: &[(&str, &str)],
+    field: &str,
+    rule: &'static str,
+    findings: &mut Findings,
+) {
     let mut seen = HashSet::with_capacity(parameters.len());
     for (key, value) in parameters {
         if !key.is_ascii() {

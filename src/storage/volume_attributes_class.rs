@@ -75,7 +75,13 @@ pub fn evaluate(
     }
     let params = string_map(class, "parameters", "parameters", &mut findings);
     parameters::check_keys(&params, "parameters", rules::VAC_PARAMETERS, &mut findings);
-    parameters::check(driver, &params, &rules.parameters, rules::VAC_PARAMETERS, &mut findings);
+    parameters::check(
+        driver,
+        &params,
+        &rules.parameters,
+        rules::VAC_PARAMETERS,
+        &mut findings,
+    );
     findings
 }
 
@@ -112,7 +118,9 @@ mod tests {
         let other = json!({"csiDrivers": {"allowed": ["ebs.csi.aws.com"]}});
         assert_rejected(
             &run("vac-gce-pd-silver.json", other),
-            &["driverName=\"pd.csi.storage.gke.io\": CSI driver pd.csi.storage.gke.io is not in csiDrivers.allowed [csiDrivers.allowed]"],
+            &[
+                "driverName=\"pd.csi.storage.gke.io\": CSI driver pd.csi.storage.gke.io is not in csiDrivers.allowed [csiDrivers.allowed]",
+            ],
         );
     }
 
@@ -134,15 +142,21 @@ mod tests {
             &evaluate(&request, json!({})),
             &["driverName=null: a VolumeAttributesClass needs a driverName [readable object]"],
         );
-        let request = edited("vac-ebs-io2.json", |o| o["parameters"]["iops"] = json!(3000));
+        let request = edited("vac-ebs-io2.json", |o| {
+            o["parameters"]["iops"] = json!(3000)
+        });
         assert_rejected(
             &evaluate(&request, json!({})),
             &["parameters.iops=3000: expected a string, found a number [readable object]"],
         );
-        let request = edited("vac-ebs-io2.json", |o| o["parameters"]["Type"] = json!("gp3"));
+        let request = edited("vac-ebs-io2.json", |o| {
+            o["parameters"]["Type"] = json!("gp3")
+        });
         assert_rejected(
             &evaluate(&request, json!({})),
-            &["parameter keys collide once trimmed and lower-cased (type) [volumeAttributesClasses.parameters]"],
+            &[
+                "parameter keys collide once trimmed and lower-cased (type) [volumeAttributesClasses.parameters]",
+            ],
         );
     }
 
@@ -155,6 +169,9 @@ mod tests {
                 "volumeAttributesClasses.parameters[0].allowedValues.type: empty list",
             ],
         );
-        assert_settings_refused(&json!({"volumeAttributesClasses": {"mode": "audit"}}), &["volumeAttributesClasses.mode"]);
+        assert_settings_refused(
+            &json!({"volumeAttributesClasses": {"mode": "audit"}}),
+            &["volumeAttributesClasses.mode"],
+        );
     }
 }

@@ -900,7 +900,11 @@ pub fn csi_driver(g: &mut Gen) -> Value {
         spec.insert("fsGroupPolicy".into(), garble(g, policy));
     }
     if g.chance(5) {
-        let period = Value::from(g.pick_str(&["10", "60", "300"]).parse::<i64>().unwrap_or(60));
+        let period = Value::from(
+            g.pick_str(&["10", "60", "300"])
+                .parse::<i64>()
+                .unwrap_or(60),
+        );
         spec.insert(
             "nodeAllocatableUpdatePeriodSeconds".into(),
             garble(g, period),
@@ -1146,13 +1150,24 @@ fn inline_rule(g: &mut Gen, v: Vocabulary) -> Value {
     let mut attributes = Map::new();
     let mut required = Map::new();
     for _ in 0..g.count(2) {
-        let key = entry(g, v, &["server", "share", "secretProviderClass"], &["", "\u{130}d"]);
+        let key = entry(
+            g,
+            v,
+            &["server", "share", "secretProviderClass"],
+            &["", "\u{130}d"],
+        );
         required.insert(key, Value::Array(g.words(RULE_VALUES, 2)));
     }
     attributes.insert("required".into(), Value::Object(required));
     attributes.insert(
         "forbidden".into(),
-        entries(g, v, &["mountoptions", "secretName", "subDir"], &["", "server"], 2),
+        entries(
+            g,
+            v,
+            &["mountoptions", "secretName", "subDir"],
+            &["", "server"],
+            2,
+        ),
     );
     let mut allowed_values = Map::new();
     if g.chance(4) {
@@ -1160,8 +1175,13 @@ fn inline_rule(g: &mut Gen, v: Vocabulary) -> Value {
             Vocabulary::Any => g.count(2),
             Vocabulary::Valid => g.count(2).max(1),
         };
-        let values: Vec<Value> = (0..n).map(|_| Value::from(g.pick_str(RULE_VALUES))).collect();
-        allowed_values.insert(entry(g, v, &["source", "share"], &[""]), Value::Array(values));
+        let values: Vec<Value> = (0..n)
+            .map(|_| Value::from(g.pick_str(RULE_VALUES)))
+            .collect();
+        allowed_values.insert(
+            entry(g, v, &["source", "share"], &[""]),
+            Value::Array(values),
+        );
     }
     attributes.insert("allowedValues".into(), Value::Object(allowed_values));
     rule.insert("volumeAttributes".into(), Value::Object(attributes));
@@ -1194,7 +1214,11 @@ fn spec_rule(g: &mut Gen, v: Vocabulary) -> Value {
     if g.chance(6) {
         let allowed = json!([60, 300]);
         let set = if g.chance(8) { json!(60) } else { Value::Null };
-        let set = if v == Vocabulary::Any && g.chance(4) { json!(5) } else { set };
+        let set = if v == Vocabulary::Any && g.chance(4) {
+            json!(5)
+        } else {
+            set
+        };
         rule.insert(
             "nodeAllocatableUpdatePeriodSeconds".into(),
             json!({"allowed": allowed, "set": set}),
@@ -1403,7 +1427,12 @@ pub fn valid_settings(g: &mut Gen) -> Value {
 pub fn with_mode(settings: &Value, mode: &str) -> Value {
     let mut s = settings.clone();
     if let Value::Object(map) = &mut s {
-        for group in ["csiDrivers", "daemonSets", "storageClasses", "volumeAttributesClasses"] {
+        for group in [
+            "csiDrivers",
+            "daemonSets",
+            "storageClasses",
+            "volumeAttributesClasses",
+        ] {
             let slot = map.entry(group).or_insert_with(|| json!({}));
             if let Value::Object(g) = slot {
                 g.insert("mode".into(), Value::from(mode));

@@ -1396,7 +1396,10 @@ pub fn check_accepted_csi_driver(settings: &Settings, object: &Value) -> Outcome
 
 /// A string map as a driver receives it; `Err` for an entry that is not a
 /// string (it cannot have been accepted).
-fn ref_string_map<'a>(map: Option<&'a Value>, what: &str) -> Result<Vec<(&'a str, &'a str)>, String> {
+fn ref_string_map<'a>(
+    map: Option<&'a Value>,
+    what: &str,
+) -> Result<Vec<(&'a str, &'a str)>, String> {
     match map {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(m)) => m
@@ -1478,10 +1481,17 @@ fn check_accepted_inline(
         if let Some(namespaces) = &entry.namespaces
             && !namespaces.iter().any(|n| n == namespace)
         {
-            return Err(format!("accepted inline {driver} in namespace {namespace:?}"));
+            return Err(format!(
+                "accepted inline {driver} in namespace {namespace:?}"
+            ));
         }
         let rules = &entry.volume_attributes;
-        ref_key_rules(&attributes, &rules.required, &rules.forbidden, &rules.allowed_values)?;
+        ref_key_rules(
+            &attributes,
+            &rules.required,
+            &rules.forbidden,
+            &rules.allowed_values,
+        )?;
         match (entry.node_publish_secret_ref.as_deref(), secret) {
             (Some("required"), None) => return Err("accepted inline volume without secret".into()),
             (Some("forbidden"), Some(_)) => return Err("accepted inline volume with secret".into()),
@@ -1517,20 +1527,73 @@ fn check_accepted_spec_fields(settings: &Settings, name: &str, object: &Value) -
     {
         let as_values = |allowed: Option<Vec<Value>>| allowed;
         let rules: [(&str, Option<Vec<Value>>); 7] = [
-            ("attachRequired", as_values(entry.attach_required.allowed.as_ref().map(|a| a.iter().map(|b| Value::Bool(*b)).collect()))),
-            ("podInfoOnMount", entry.pod_info_on_mount.allowed.as_ref().map(|a| a.iter().map(|b| Value::Bool(*b)).collect())),
-            ("requiresRepublish", entry.requires_republish.allowed.as_ref().map(|a| a.iter().map(|b| Value::Bool(*b)).collect())),
-            ("storageCapacity", entry.storage_capacity.allowed.as_ref().map(|a| a.iter().map(|b| Value::Bool(*b)).collect())),
-            ("seLinuxMount", entry.se_linux_mount.allowed.as_ref().map(|a| a.iter().map(|b| Value::Bool(*b)).collect())),
-            ("fsGroupPolicy", entry.fs_group_policy.allowed.as_ref().map(|a| a.iter().map(|s| Value::from(s.as_str())).collect())),
-            ("nodeAllocatableUpdatePeriodSeconds", entry.node_allocatable_update_period_seconds.allowed.as_ref().map(|a| a.iter().map(|n| Value::from(*n)).collect())),
+            (
+                "attachRequired",
+                as_values(
+                    entry
+                        .attach_required
+                        .allowed
+                        .as_ref()
+                        .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+                ),
+            ),
+            (
+                "podInfoOnMount",
+                entry
+                    .pod_info_on_mount
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "requiresRepublish",
+                entry
+                    .requires_republish
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "storageCapacity",
+                entry
+                    .storage_capacity
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "seLinuxMount",
+                entry
+                    .se_linux_mount
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "fsGroupPolicy",
+                entry
+                    .fs_group_policy
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|s| Value::from(s.as_str())).collect()),
+            ),
+            (
+                "nodeAllocatableUpdatePeriodSeconds",
+                entry
+                    .node_allocatable_update_period_seconds
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|n| Value::from(*n)).collect()),
+            ),
         ];
         for (field, allowed) in rules {
             let (Some(allowed), Some(value)) = (allowed, ref_spec_value(spec, field)) else {
                 continue;
             };
             if !allowed.contains(&value) {
-                return Err(format!("accepted {name:?} with {field} = {value}, allowed {allowed:?}"));
+                return Err(format!(
+                    "accepted {name:?} with {field} = {value}, allowed {allowed:?}"
+                ));
             }
         }
     }
@@ -1546,7 +1609,9 @@ pub fn check_accepted_volume_attributes_class(settings: &Settings, object: &Valu
     if let Some(allowed) = &settings.csi_drivers.allowed
         && !ref_glob_any(allowed, driver)
     {
-        return Err(format!("accepted driverName {driver:?}, allowed {allowed:?}"));
+        return Err(format!(
+            "accepted driverName {driver:?}, allowed {allowed:?}"
+        ));
     }
     let parameters = ref_string_map(object.get("parameters"), "parameters")?;
     ref_keys_readable(&parameters)?;
@@ -1556,7 +1621,12 @@ pub fn check_accepted_volume_attributes_class(settings: &Settings, object: &Valu
         .iter()
         .filter(|r| ref_glob(&r.provisioner, driver))
     {
-        ref_key_rules(&parameters, &rule.required, &rule.forbidden, &rule.allowed_values)?;
+        ref_key_rules(
+            &parameters,
+            &rule.required,
+            &rule.forbidden,
+            &rule.allowed_values,
+        )?;
     }
     Ok(())
 }
