@@ -303,6 +303,31 @@ fn stdin_yaml_and_json() {
     assert!(r.stdout.contains("1 skipped (ConfigMap 1)"), "{}", r.stdout);
 }
 
+/// VolumeAttributesClasses are judged too: the GCE PD class of the
+/// driver's demo names a driver policy.yaml does not allow, the EBS one is
+/// accepted.
+#[test]
+fn volume_attributes_classes_are_judged() {
+    let dir = Scratch::new("check");
+    let file = dir.write(
+        "vac.yaml",
+        "apiVersion: storage.k8s.io/v1\nkind: VolumeAttributesClass\nmetadata: {name: silver}\ndriverName: pd.csi.storage.gke.io\nparameters: {iops: \"3000\", throughput: 150Mi}\n---\napiVersion: storage.k8s.io/v1\nkind: VolumeAttributesClass\nmetadata: {name: io2-class}\ndriverName: ebs.csi.aws.com\nparameters: {type: io2, iops: \"3000\"}\n",
+    );
+    let r = run(check(&["--settings-path", p(&policy_yaml()), p(&file)]));
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("REJECTED  VolumeAttributesClass silver"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("ACCEPTED  VolumeAttributesClass io2-class"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("[csiDrivers.allowed]"), "{}", r.stdout);
+}
+
 #[test]
 fn broken_document_is_an_input_error() {
     let dir = Scratch::new("check");
