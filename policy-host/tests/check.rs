@@ -321,7 +321,8 @@ fn volume_attributes_classes_are_judged() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("ACCEPTED  VolumeAttributesClass io2-class"),
+        r.stdout
+            .contains("ACCEPTED  VolumeAttributesClass io2-class"),
         "{}",
         r.stdout
     );
