@@ -53,6 +53,10 @@ pub struct DriverRules {
     ephemeral_allowed: Vec<DriverGlob>,
     /// Judged on CSIDriver objects only.
     pub token_requests: TokenRequestRules,
+    /// Judged on inline CSI volumes only.
+    pub inline: Vec<crate::daemonset::inline_csi::CompiledInline>,
+    /// Judged on CSIDriver objects only.
+    pub spec: Vec<crate::storage::driver_spec::CompiledSpecRules>,
 }
 
 /// A `kubernetes.io/<x>` entry of `csiDrivers.allowed`: an exact name, `<x>`
@@ -143,12 +147,16 @@ impl DriverRules {
             }
         }
         let token_requests = TokenRequestRules::compile(&settings.token_requests, errors);
+        let inline = crate::daemonset::inline_csi::compile(&settings.inline, errors);
+        let spec = crate::storage::driver_spec::compile(&settings.spec, errors);
         Self {
             mode: settings.mode,
             allowed,
             allowed_in_tree,
             ephemeral_allowed,
             token_requests,
+            inline,
+            spec,
         }
     }
 

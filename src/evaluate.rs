@@ -12,7 +12,7 @@ use crate::exemptions::{self, Requester};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
-use crate::storage::{csi_driver, persistent_volume, storage_class};
+use crate::storage::{csi_driver, persistent_volume, storage_class, volume_attributes_class};
 use crate::violation::{Findings, Rejection};
 
 /// The kinds the policy judges.
@@ -22,6 +22,7 @@ pub enum Target {
     StorageClass,
     CsiDriver,
     PersistentVolume,
+    VolumeAttributesClass,
 }
 
 impl Target {
@@ -31,6 +32,7 @@ impl Target {
             ("storage.k8s.io", "StorageClass") => Some(Self::StorageClass),
             ("storage.k8s.io", "CSIDriver") => Some(Self::CsiDriver),
             ("", "PersistentVolume") => Some(Self::PersistentVolume),
+            ("storage.k8s.io", "VolumeAttributesClass") => Some(Self::VolumeAttributesClass),
             _ => None,
         }
     }
@@ -41,6 +43,7 @@ impl Target {
             Self::StorageClass => "StorageClass",
             Self::CsiDriver => "CSIDriver",
             Self::PersistentVolume => "PersistentVolume",
+            Self::VolumeAttributesClass => "VolumeAttributesClass",
         }
     }
 }
@@ -143,6 +146,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         // secret namespaces follow the StorageClass rules.
         storage_classes: matches!(target, Target::StorageClass | Target::PersistentVolume),
         persistent_volumes: target == Target::PersistentVolume,
+        volume_attributes_classes: target == Target::VolumeAttributesClass,
     };
     let policy = match policy::load_for(settings.as_bytes(), sections) {
         Ok(policy) => policy,
@@ -241,7 +245,12 @@ fn evaluate(
     }
     let (findings, mode) = match target {
         Target::DaemonSet => {
-            let findings = daemonset::evaluate(&mut object, &policy.daemon_sets, &policy.drivers);
+            let findings = daemonset::evaluate(
+                &mut object,
+                &namespace,
+                &policy.daemon_sets,
+                &policy.drivers,
+            );
             if judged_unchanged {
                 return unchanged_template_verdict(findings);
             }
@@ -258,7 +267,7 @@ fn evaluate(
             policy.storage_classes.mode(),
         ),
         Target::CsiDriver => (
-            csi_driver::evaluate(&object, old, &policy.drivers),
+            csi_driver::evaluate(&mut object, operation, old, &policy.drivers),
             policy.drivers.mode,
         ),
         Target::PersistentVolume => (
@@ -273,6 +282,15 @@ fn evaluate(
                 },
             ),
             policy.persistent_volumes.mode,
+        ),
+        Target::VolumeAttributesClass => (
+            volume_attributes_class::evaluate(
+                &object,
+                old,
+                &policy.volume_attributes_classes,
+                &policy.drivers,
+            ),
+            policy.volume_attributes_classes.mode,
         ),
     };
     verdict(target, &requester, findings, mode, object)
@@ -303,7 +321,7 @@ fn judged_fields_unchanged(
         // Binding and status change the spec's claimRef and phase: a
         // deletion that changes no spec field changes nothing judged.
         Target::PersistentVolume => object.get("spec") == old.get("spec"),
-        Target::StorageClass | Target::CsiDriver => {
+        Target::StorageClass | Target::CsiDriver | Target::VolumeAttributesClass => {
             object
                 .keys()
                 .chain(old.keys())

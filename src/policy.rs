@@ -17,6 +17,7 @@ use crate::settings::{Exemptions, Mode, Settings};
 use crate::settings_errors::SettingErrors;
 use crate::storage::persistent_volume::PersistentVolumeRules;
 use crate::storage::storage_class::StorageClassRules;
+use crate::storage::volume_attributes_class::VolumeAttributesClassRules;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DaemonSetRules {
@@ -35,6 +36,7 @@ pub struct Policy {
     pub daemon_sets: DaemonSetRules,
     pub storage_classes: StorageClassRules,
     pub persistent_volumes: PersistentVolumeRules,
+    pub volume_attributes_classes: VolumeAttributesClassRules,
 }
 
 /// The settings sections an evaluation compiles. policy-server refuses to
@@ -45,6 +47,7 @@ pub struct Sections {
     pub daemon_sets: bool,
     pub storage_classes: bool,
     pub persistent_volumes: bool,
+    pub volume_attributes_classes: bool,
 }
 
 impl Sections {
@@ -52,6 +55,7 @@ impl Sections {
         daemon_sets: true,
         storage_classes: true,
         persistent_volumes: true,
+        volume_attributes_classes: true,
     };
 }
 
@@ -66,6 +70,7 @@ impl Policy {
             daemon_sets: ds,
             storage_classes,
             persistent_volumes,
+            volume_attributes_classes: vac,
         } = settings;
         let mut errors = SettingErrors::default();
         exemptions::validate_settings(&exemptions, &mut errors);
@@ -95,6 +100,11 @@ impl Policy {
         } else {
             PersistentVolumeRules::default()
         };
+        let volume_attributes_classes = if sections.volume_attributes_classes {
+            VolumeAttributesClassRules::compile(&vac, &mut errors)
+        } else {
+            VolumeAttributesClassRules::default()
+        };
         if errors.is_empty() {
             Ok(Self {
                 exemptions,
@@ -102,6 +112,7 @@ impl Policy {
                 daemon_sets,
                 storage_classes,
                 persistent_volumes,
+                volume_attributes_classes,
             })
         } else {
             Err(errors.into_vec())
@@ -158,6 +169,8 @@ struct RawSections<'a> {
     storage_classes: Option<&'a RawValue>,
     #[serde(borrow)]
     persistent_volumes: Option<&'a RawValue>,
+    #[serde(borrow)]
+    volume_attributes_classes: Option<&'a RawValue>,
 }
 
 fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) -> Result<T, String> {
@@ -192,6 +205,10 @@ fn parse_sections(json: &[u8], sections: Sections) -> Result<Settings, String> {
     }
     if sections.persistent_volumes {
         settings.persistent_volumes = section(raw.persistent_volumes, "persistentVolumes")?;
+    }
+    if sections.volume_attributes_classes {
+        settings.volume_attributes_classes =
+            section(raw.volume_attributes_classes, "volumeAttributesClasses")?;
     }
     Ok(settings)
 }
@@ -234,6 +251,7 @@ mod tests {
             daemon_sets: false,
             storage_classes: true,
             persistent_volumes: false,
+            volume_attributes_classes: false,
         };
         assert!(load_for(json, only_storage).is_ok());
         assert_eq!(

@@ -32,6 +32,12 @@ pub const CSI_DRIVERS_ALLOWED: &str = "csiDrivers.allowed";
 pub const CSI_DRIVERS_EPHEMERAL_ALLOWED: &str = "csiDrivers.ephemeralAllowed";
 pub const TOKEN_REQUESTS_ALLOWED: &str = "csiDrivers.tokenRequests.allowed";
 pub const TOKEN_REQUESTS_IN_SECRETS: &str = "csiDrivers.tokenRequests.requireTokenInSecrets";
+pub const INLINE_NAMESPACES: &str = "csiDrivers.inline.namespaces";
+pub const INLINE_VOLUME_ATTRIBUTES: &str = "csiDrivers.inline.volumeAttributes";
+pub const INLINE_SECRET_REF: &str = "csiDrivers.inline.nodePublishSecretRef";
+pub const INLINE_READ_ONLY: &str = "csiDrivers.inline.readOnly";
+pub const CSI_DRIVER_SPEC: &str = "csiDrivers.spec";
+pub const VAC_PARAMETERS: &str = "volumeAttributesClasses.parameters";
 
 pub const ALLOW_IN_TREE_PROVISIONERS: &str = "storageClasses.allowInTreeProvisioners";
 pub const ALLOW_NO_PROVISIONER: &str = "storageClasses.allowNoProvisioner";
@@ -65,6 +71,12 @@ pub const ALL: &[&str] = &[
     CSI_DRIVERS_EPHEMERAL_ALLOWED,
     TOKEN_REQUESTS_ALLOWED,
     TOKEN_REQUESTS_IN_SECRETS,
+    INLINE_NAMESPACES,
+    INLINE_VOLUME_ATTRIBUTES,
+    INLINE_SECRET_REF,
+    INLINE_READ_ONLY,
+    CSI_DRIVER_SPEC,
+    VAC_PARAMETERS,
     ALLOW_IN_TREE_PROVISIONERS,
     ALLOW_NO_PROVISIONER,
     PARAMETERS,

@@ -27,6 +27,7 @@ pub struct Settings {
     pub daemon_sets: DaemonSetSettings,
     pub storage_classes: StorageClassSettings,
     pub persistent_volumes: PersistentVolumeSettings,
+    pub volume_attributes_classes: VolumeAttributesClassSettings,
 }
 
 /// Requests that bypass the policy (accepted with a warning naming the
@@ -61,6 +62,60 @@ pub struct CsiDriverSettings {
     /// The ServiceAccount tokens kubelet mints for drivers
     /// (`CSIDriver.spec.tokenRequests`).
     pub token_requests: TokenRequestSettings,
+    /// Rules on inline CSI volumes (`volumes[].csi`) per driver glob.
+    pub inline: Vec<InlineCsiRules>,
+    /// Allowed values of CSIDriver `spec` fields per driver glob.
+    pub spec: Vec<CsiDriverSpecRules>,
+}
+
+/// What an inline CSI volume of the drivers a glob matches may carry.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct InlineCsiRules {
+    pub driver: String,
+    /// Namespaces whose workloads may use the driver inline. Absent: any.
+    pub namespaces: Option<Vec<String>>,
+    /// The StorageClass parameter rules, on `volumeAttributes`.
+    pub volume_attributes: KeyValueRules,
+    /// `required` or `forbidden`. Absent: either.
+    pub node_publish_secret_ref: Option<String>,
+    /// Require `csi.readOnly: true`.
+    pub read_only: bool,
+}
+
+/// Required, forbidden and allowed keys of a string map (the shape of a
+/// `storageClasses.parameters` entry without its glob).
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyValueRules {
+    pub required: BTreeMap<String, Vec<String>>,
+    pub forbidden: Vec<String>,
+    pub allowed_values: BTreeMap<String, Vec<String>>,
+}
+
+/// Allowed values (and values set on CREATE when absent) of the CSIDriver
+/// spec fields of the drivers a glob matches.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct CsiDriverSpecRules {
+    pub driver: String,
+    pub attach_required: FieldRule<bool>,
+    pub pod_info_on_mount: FieldRule<bool>,
+    pub requires_republish: FieldRule<bool>,
+    pub storage_capacity: FieldRule<bool>,
+    pub se_linux_mount: FieldRule<bool>,
+    pub fs_group_policy: FieldRule<String>,
+    pub node_allocatable_update_period_seconds: FieldRule<i64>,
+}
+
+/// VolumeAttributesClass objects.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeAttributesClassSettings {
+    pub mode: Mode,
+    /// The schema of `storageClasses.parameters`; `provisioner` is the
+    /// glob on `driverName`.
+    pub parameters: Vec<ParameterRules>,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]

@@ -706,7 +706,7 @@ fn exit_codes() {
     assert_eq!(r.code, 0);
     assert!(
         r.stderr.contains(
-            "no object of a kind the policy evaluates (DaemonSet, StorageClass, CSIDriver, PersistentVolume)"
+            "no object of a kind the policy evaluates (DaemonSet, StorageClass, CSIDriver, VolumeAttributesClass, PersistentVolume)"
         ),
         "{}",
         r.stderr
@@ -943,4 +943,30 @@ fn a_thousand_objects_take_seconds() {
     );
     // Generous: a debug build on a busy 2-core machine does it in ~5 s.
     assert!(seconds < 60.0, "{summary}");
+}
+
+/// VolumeAttributesClasses are judged too: the GCE PD class of the
+/// driver's demo names a driver policy.yaml does not allow, the EBS one is
+/// accepted.
+#[test]
+fn volume_attributes_classes_are_judged() {
+    let dir = Scratch::new("check");
+    let file = dir.write(
+        "vac.yaml",
+        "apiVersion: storage.k8s.io/v1\nkind: VolumeAttributesClass\nmetadata: {name: silver}\ndriverName: pd.csi.storage.gke.io\nparameters: {iops: \"3000\", throughput: 150Mi}\n---\napiVersion: storage.k8s.io/v1\nkind: VolumeAttributesClass\nmetadata: {name: io2-class}\ndriverName: ebs.csi.aws.com\nparameters: {type: io2, iops: \"3000\"}\n",
+    );
+    let r = run(check(&["--settings-path", p(&policy_yaml()), p(&file)]));
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("REJECTED  VolumeAttributesClass silver"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("ACCEPTED  VolumeAttributesClass io2-class"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("[csiDrivers.allowed]"), "{}", r.stdout);
 }

@@ -373,6 +373,7 @@ fn every_enum_option_is_accepted() {
             "storageClasses.parameters",
             json!({"provisioner": "ebs.csi.aws.com"}),
         ),
+        ("csiDrivers.inline", json!({"driver": "nfs.csi.k8s.io"})),
     ]);
     let mut checked = 0;
     for q in questions() {

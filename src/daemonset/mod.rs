@@ -42,6 +42,7 @@ pub enum Edit {
 /// Judges a DaemonSet and applies the mutations the settings enable.
 pub fn evaluate(
     object: &mut Map<String, Value>,
+    namespace: &str,
     rules: &DaemonSetRules,
     drivers: &DriverRules,
 ) -> Findings {
@@ -50,7 +51,7 @@ pub fn evaluate(
     if let Some(pod_spec) = pod_spec(object, &mut findings) {
         host_paths::check(pod_spec, &rules.host_paths, &mut findings, &mut edits);
         tolerations::check(pod_spec, &rules.tolerations, &mut findings, &mut edits);
-        inline_csi::check(pod_spec, drivers, &mut findings);
+        inline_csi::check(pod_spec, namespace, drivers, &mut findings);
         node_name::check(pod_spec, rules.allow_node_name, &mut findings);
         ephemeral_volumes::check(pod_spec, &rules.ephemeral_volumes, &mut findings);
         image_volumes::check(pod_spec, &rules.image_volumes, &mut findings);

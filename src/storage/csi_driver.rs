@@ -1,23 +1,33 @@
-//! CSIDriver objects: the driver's name and its inline (Ephemeral) mode.
+//! CSIDriver objects: the driver's name, its inline (Ephemeral) mode, its
+//! token requests (`token_requests.rs`) and its spec fields
+//! (`driver_spec.rs`).
 
 use serde_json::{Map, Value};
 
+use super::driver_spec;
 use crate::drivers::DriverRules;
 use crate::fields::{Reported, list, object, string, string_item};
+use crate::operation::Operation;
 use crate::rules;
 use crate::violation::{Findings, Violation, render_str};
 
 /// Judges a CSIDriver. On UPDATE nothing judged here can change (the name
 /// and `volumeLifecycleModes` are immutable), so only a change is judged.
 pub fn evaluate(
-    driver: &Map<String, Value>,
+    driver: &mut Map<String, Value>,
+    operation: Operation,
     old: Option<&Map<String, Value>>,
     rules: &DriverRules,
 ) -> Findings {
     let mut findings = Findings::default();
-    let Some(name) = read_name(driver, &mut findings) else {
+    let Some(name) = read_name(driver, &mut findings).map(str::to_string) else {
         return findings;
     };
+    if operation == Operation::Create {
+        driver_spec::enforce(&name, driver, &rules.spec, &mut findings);
+    }
+    let driver = &*driver;
+    let name = name.as_str();
     let mut old_findings = Findings::default();
     let old_name = old.and_then(|o| read_name(o, &mut old_findings));
     if old_name != Some(name)
@@ -41,6 +51,10 @@ pub fn evaluate(
         ));
     }
     rules.token_requests.check(name, driver, old, &mut findings);
+    if let Some(Value::Object(spec)) = driver.get("spec") {
+        let old_spec = old.and_then(|o| o.get("spec")).and_then(Value::as_object);
+        driver_spec::check(name, spec, old_spec, &rules.spec, &mut findings);
+    }
     findings
 }
 

@@ -1,5 +1,11 @@
-//! StorageClass parameters: required, forbidden and allowed values, per
-//! provisioner glob.
+//! Rules on a driver's string map, per driver glob: required, forbidden and
+//! allowed values. One engine for StorageClass `parameters`
+//! (`storageClasses.parameters`), VolumeAttributesClass `parameters`
+//! (`volumeAttributesClasses.parameters`) and the `volumeAttributes` of
+//! inline CSI volumes (`csiDrivers.inline[].volumeAttributes`): all three
+//! reach the driver as the same kind of map (CreateVolume `parameters`,
+//! ControllerModifyVolume `mutable_parameters`, NodePublishVolume
+//! `volume_context`) and drivers read them with the same code paths.
 //!
 //! Drivers differ in how they read keys: the AWS EBS driver lower-cases them,
 //! ceph-csi looks them up verbatim, and values such as `encrypted: "TRUE"`
@@ -31,45 +37,56 @@ use crate::settings::ParameterRules;
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render_str};
 
-use crate::rules::PARAMETERS as RULE;
-
 pub fn normalize(text: &str) -> String {
     text.trim().to_ascii_lowercase()
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompiledParameterRules {
+/// Where a map is judged: the field path of its keys, the rule id its
+/// violations carry, and how a reason names the settings entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// `parameters`, `spec.template.spec.volumes[0].csi.volumeAttributes`.
+    pub field: &'a str,
+    pub rule: &'static str,
+    /// `parameters` (`parameters[0]`), `inline` (`inline[0]`).
+    pub entry: &'static str,
+}
+
+/// The key rules of one settings entry (without its driver glob).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyRules {
     index: usize,
-    provisioner: DriverGlob,
     required: Vec<(String, Vec<String>)>,
     forbidden: Vec<String>,
     allowed_values: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledParameterRules {
+    provisioner: DriverGlob,
+    keys: KeyRules,
 }
 
 fn verbatim(map: &BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<String>)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-pub fn compile(
-    rules: &[ParameterRules],
-    errors: &mut SettingErrors,
-) -> Vec<CompiledParameterRules> {
-    let mut compiled = Vec::with_capacity(rules.len());
-    for (i, rule) in rules.iter().enumerate() {
-        let path = format!("storageClasses.parameters[{i}]");
-        let Some(provisioner) = errors.parsed(
-            format!("{path}.provisioner"),
-            &rule.provisioner,
-            DriverGlob::parse(&rule.provisioner),
-        ) else {
-            continue;
-        };
-        let keys = rule
-            .required
+impl KeyRules {
+    /// Validates and compiles `required`, `forbidden` and `allowedValues`
+    /// of the entry at `path` (index `index` in its list).
+    pub fn compile(
+        index: usize,
+        path: &str,
+        required: &BTreeMap<String, Vec<String>>,
+        forbidden: &[String],
+        allowed_values: &BTreeMap<String, Vec<String>>,
+        errors: &mut SettingErrors,
+    ) -> Self {
+        let keys = required
             .keys()
             .map(|k| ("required", k))
-            .chain(rule.forbidden.iter().map(|k| ("forbidden", k)))
-            .chain(rule.allowed_values.keys().map(|k| ("allowedValues", k)));
+            .chain(forbidden.iter().map(|k| ("forbidden", k)))
+            .chain(allowed_values.keys().map(|k| ("allowedValues", k)));
         for (section, key) in keys {
             if key.trim().is_empty() {
                 errors.add(format!("{path}.{section}"), "empty parameter key");
@@ -80,8 +97,8 @@ pub fn compile(
                 );
             }
         }
-        let forbidden: Vec<String> = rule.forbidden.iter().map(|k| normalize(k)).collect();
-        for key in rule.required.keys().chain(rule.allowed_values.keys()) {
+        let forbidden: Vec<String> = forbidden.iter().map(|k| normalize(k)).collect();
+        for key in required.keys().chain(allowed_values.keys()) {
             if forbidden.contains(&normalize(key)) {
                 errors.add(
                     format!("{path}.forbidden"),
@@ -89,7 +106,7 @@ pub fn compile(
                 );
             }
         }
-        for (key, values) in &rule.allowed_values {
+        for (key, values) in allowed_values {
             if values.is_empty() {
                 errors.add(
                     format!("{path}.allowedValues.{key}"),
@@ -97,13 +114,107 @@ pub fn compile(
                 );
             }
         }
-        compiled.push(CompiledParameterRules {
-            index: i,
-            provisioner,
-            required: verbatim(&rule.required),
+        Self {
+            index,
+            required: verbatim(required),
             forbidden,
-            allowed_values: verbatim(&rule.allowed_values),
-        });
+            allowed_values: verbatim(allowed_values),
+        }
+    }
+
+    /// Judges `parameters` (the map's entries) of `driver`.
+    pub fn check(
+        &self,
+        driver: &str,
+        parameters: &[(&str, &str)],
+        scope: Scope<'_>,
+        findings: &mut Findings,
+    ) {
+        let exact = |key: &str| parameters.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let spelled_like = |key: &str| {
+            let wanted = normalize(key);
+            parameters
+                .iter()
+                .filter(move |(k, _)| normalize(k) == wanted)
+                .copied()
+        };
+        let Scope { field, rule, entry } = scope;
+        let i = self.index;
+        for (key, values) in &self.required {
+            match exact(key) {
+                None => {
+                    let near = spelled_like(key).next().map_or(String::new(), |(k, _)| {
+                        format!(" ({k:?} is not the same key)")
+                    });
+                    findings.push(Violation::new(
+                        format!("{field}.{key}"),
+                        "missing",
+                        rule,
+                        format!("required for {driver} by {entry}[{i}]{near}"),
+                    ));
+                }
+                Some(v) if !values.is_empty() && !values.iter().any(|a| a == v) => {
+                    findings.push(Violation::new(
+                        format!("{field}.{key}"),
+                        render_str(v),
+                        rule,
+                        format!("must be exactly one of {values:?} ({entry}[{i}].required)"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        for key in &self.forbidden {
+            for (k, v) in spelled_like(key) {
+                findings.push(Violation::new(
+                    format!("{field}.{k}"),
+                    render_str(v),
+                    rule,
+                    format!("forbidden for {driver} by {entry}[{i}]"),
+                ));
+            }
+        }
+        for (key, values) in &self.allowed_values {
+            for (k, v) in spelled_like(key) {
+                if !values.iter().any(|a| a == v) {
+                    findings.push(Violation::new(
+                        format!("{field}.{k}"),
+                        render_str(v),
+                        rule,
+                        format!("must be exactly one of {values:?} ({entry}[{i}].allowedValues)"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Compiles a `parameters` list (`storageClasses.parameters`,
+/// `volumeAttributesClasses.parameters`: `base`).
+pub fn compile(
+    rules: &[ParameterRules],
+    base: &str,
+    errors: &mut SettingErrors,
+) -> Vec<CompiledParameterRules> {
+    let mut compiled = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let path = format!("{base}[{i}]");
+        let keys = KeyRules::compile(
+            i,
+            &path,
+            &rule.required,
+            &rule.forbidden,
+            &rule.allowed_values,
+            errors,
+        );
+        let Some(provisioner) = errors.parsed(
+            format!("{path}.provisioner"),
+            &rule.provisioner,
+            DriverGlob::parse(&rule.provisioner),
+        ) else {
+            continue;
+        };
+        compiled.push(CompiledParameterRules { provisioner, keys });
     }
     compiled
 }
@@ -111,14 +222,19 @@ pub fn compile(
 /// Refuses non-ASCII keys (see the module comment: the drivers' Go folding
 /// maps `İ` to `i` and `K` (Kelvin) to `k`), and keys that are equal once
 /// trimmed and lower-cased: which one would the driver read?
-pub fn check_keys(parameters: &[(&str, &str)], findings: &mut Findings) {
+pub fn check_keys(
+    parameters: &[(&str, &str)],
+    field: &str,
+    rule: &'static str,
+    findings: &mut Findings,
+) {
     let mut seen = HashSet::with_capacity(parameters.len());
     for (key, value) in parameters {
         if !key.is_ascii() {
             findings.push(Violation::new(
-                format!("parameters.{key}"),
+                format!("{field}.{key}"),
                 render_str(value),
-                RULE,
+                rule,
                 "parameter key is not ASCII: drivers fold keys with Go's strings.ToLower (İ is i, the Kelvin sign is k), so it may be read as another key".to_string(),
             ));
             continue;
@@ -126,78 +242,29 @@ pub fn check_keys(parameters: &[(&str, &str)], findings: &mut Findings) {
         let normalized = normalize(key);
         if !seen.insert(normalized.clone()) {
             findings.push(Violation::new(
-                format!("parameters.{key}"),
+                format!("{field}.{key}"),
                 render_str(value),
-                RULE,
+                rule,
                 format!("parameter keys collide once trimmed and lower-cased ({normalized})"),
             ));
         }
     }
 }
 
+/// Judges a `parameters` map of `driver` with every entry whose glob matches.
 pub fn check(
     driver: &str,
     parameters: &[(&str, &str)],
     rules: &[CompiledParameterRules],
+    rule: &'static str,
     findings: &mut Findings,
 ) {
-    let exact = |key: &str| parameters.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-    let spelled_like = |key: &str| {
-        let wanted = normalize(key);
-        parameters
-            .iter()
-            .filter(move |(k, _)| normalize(k) == wanted)
-            .copied()
+    let scope = Scope {
+        field: "parameters",
+        rule,
+        entry: "parameters",
     };
-    for rule in rules.iter().filter(|r| r.provisioner.matches(driver)) {
-        let i = rule.index;
-        for (key, values) in &rule.required {
-            match exact(key) {
-                None => {
-                    let near = spelled_like(key).next().map_or(String::new(), |(k, _)| {
-                        format!(" ({k:?} is not the same key)")
-                    });
-                    findings.push(Violation::new(
-                        format!("parameters.{key}"),
-                        "missing",
-                        RULE,
-                        format!("required for {driver} by parameters[{i}]{near}"),
-                    ));
-                }
-                Some(v) if !values.is_empty() && !values.iter().any(|a| a == v) => {
-                    findings.push(Violation::new(
-                        format!("parameters.{key}"),
-                        render_str(v),
-                        RULE,
-                        format!("must be exactly one of {values:?} (parameters[{i}].required)"),
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        for key in &rule.forbidden {
-            for (k, v) in spelled_like(key) {
-                findings.push(Violation::new(
-                    format!("parameters.{k}"),
-                    render_str(v),
-                    RULE,
-                    format!("forbidden for {driver} by parameters[{i}]"),
-                ));
-            }
-        }
-        for (key, values) in &rule.allowed_values {
-            for (k, v) in spelled_like(key) {
-                if !values.iter().any(|a| a == v) {
-                    findings.push(Violation::new(
-                        format!("parameters.{k}"),
-                        render_str(v),
-                        RULE,
-                        format!(
-                            "must be exactly one of {values:?} (parameters[{i}].allowedValues)"
-                        ),
-                    ));
-                }
-            }
-        }
+    for compiled in rules.iter().filter(|r| r.provisioner.matches(driver)) {
+        compiled.keys.check(driver, parameters, scope, findings);
     }
 }

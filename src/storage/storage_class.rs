@@ -20,7 +20,7 @@ pub struct StorageClassRules {
 
 impl StorageClassRules {
     pub fn compile(settings: StorageClassSettings, errors: &mut SettingErrors) -> Self {
-        let parameters = parameters::compile(&settings.parameters, errors);
+        let parameters = parameters::compile(&settings.parameters, rules::PARAMETERS, errors);
         secrets::validate_settings(&settings.secrets, errors);
         class_fields::validate_settings(&settings, errors);
         Self {
@@ -62,8 +62,14 @@ pub fn evaluate(
         && let Some(driver) = judge_provisioner(object, settings, drivers, &mut findings)
     {
         let params = string_map(object, "parameters", "parameters", &mut findings);
-        parameters::check_keys(&params, &mut findings);
-        parameters::check(&driver, &params, &rules.parameters, &mut findings);
+        parameters::check_keys(&params, "parameters", rules::PARAMETERS, &mut findings);
+        parameters::check(
+            &driver,
+            &params,
+            &rules.parameters,
+            rules::PARAMETERS,
+            &mut findings,
+        );
         secrets::check(&params, &settings.secrets, &mut findings);
     }
     class_fields::check(object, old, settings, &mut findings);

@@ -276,6 +276,26 @@ pub const OBJECT_EFFECTS: &[&str] = &[
 ];
 pub const EFFECTS: &[&str] = &["", "NoSchedule", "PreferNoSchedule", "NoExecute"];
 
+/// Inline CSI volume attribute keys (NFS, SMB, secrets-store), with
+/// spellings drivers fold together.
+pub const ATTRIBUTE_KEYS: &[&str] = &[
+    "server",
+    "Server",
+    "share",
+    "mountOptions",
+    "secretName",
+    "source",
+    "\u{130}d",
+];
+pub const BOOL_SPEC_FIELDS: &[&str] = &[
+    "attachRequired",
+    "podInfoOnMount",
+    "requiresRepublish",
+    "storageCapacity",
+    "seLinuxMount",
+];
+pub const FS_GROUP_POLICIES: &[&str] = &["None", "File", "ReadWriteOnceWithFSType"];
+
 /// Provisioners, inline CSI drivers and CSIDriver names.
 pub const DRIVERS: &[&str] = &[
     "ebs.csi.aws.com",
@@ -666,10 +686,20 @@ fn volume(g: &mut Gen, i: usize) -> Value {
             if g.chance(8) {
                 csi.insert("readOnly".into(), Value::Bool(g.chance(8)));
             }
+            let mut attributes = Map::new();
+            attributes.insert("secretProviderClass".into(), Value::from("spc"));
+            for _ in 0..g.count(3) {
+                let key = g.pick_str(ATTRIBUTE_KEYS);
+                attributes.insert(key, Value::from(g.pick_str(RULE_VALUES)));
+            }
             csi.insert(
                 "volumeAttributes".into(),
-                json!({"secretProviderClass": "spc"}),
+                garble(g, Value::Object(attributes)),
             );
+            if g.chance(6) {
+                let secret = json!({"name": "driver-creds"});
+                csi.insert("nodePublishSecretRef".into(), garble(g, secret));
+            }
             v.insert("csi".into(), Value::Object(csi));
         }
         4 => {
@@ -959,8 +989,27 @@ pub const TOKEN_AUDIENCES: &[&str] = &[
 
 pub fn csi_driver(g: &mut Gen) -> Value {
     let mut spec = Map::new();
-    spec.insert("attachRequired".into(), Value::Bool(g.chance(8)));
-    spec.insert("podInfoOnMount".into(), Value::Bool(g.chance(8)));
+    for field in BOOL_SPEC_FIELDS {
+        if g.chance(12) {
+            let value = Value::Bool(g.chance(8));
+            spec.insert((*field).into(), garble(g, value));
+        }
+    }
+    if g.chance(8) {
+        let policy = Value::from(g.pick_str(FS_GROUP_POLICIES));
+        spec.insert("fsGroupPolicy".into(), garble(g, policy));
+    }
+    if g.chance(5) {
+        let period = Value::from(
+            g.pick_str(&["10", "60", "300"])
+                .parse::<i64>()
+                .unwrap_or(60),
+        );
+        spec.insert(
+            "nodeAllocatableUpdatePeriodSeconds".into(),
+            garble(g, period),
+        );
+    }
     if g.chance(12) {
         let modes = g.words(LIFECYCLE_MODES, 3);
         spec.insert(
@@ -1073,6 +1122,27 @@ pub fn persistent_volume(g: &mut Gen) -> Value {
     pv.insert("spec".into(), garble(g, Value::Object(spec)));
     sprinkle_unknown(g, &mut pv);
     Value::Object(pv)
+}
+
+pub fn volume_attributes_class(g: &mut Gen) -> Value {
+    let mut parameters = Map::new();
+    for _ in 0..g.count(3).max(1) {
+        let key = g.pick_str(&["type", "iops", "IOPS", "throughput", "tagSpecification_1"]);
+        parameters.insert(key, Value::from(g.pick_str(RULE_VALUES)));
+    }
+    let mut class = Map::new();
+    class.insert("apiVersion".into(), Value::from("storage.k8s.io/v1"));
+    class.insert("kind".into(), Value::from("VolumeAttributesClass"));
+    class.insert("metadata".into(), json!({"name": "io2-class"}));
+    if g.chance(15) {
+        class.insert(
+            "driverName".into(),
+            garbled(g, |g| Value::from(g.word(DRIVERS))),
+        );
+    }
+    class.insert("parameters".into(), garble(g, Value::Object(parameters)));
+    sprinkle_unknown(g, &mut class);
+    Value::Object(class)
 }
 
 // ---------------------------------------------------------------------------
@@ -1248,6 +1318,95 @@ fn parameter_rule(g: &mut Gen, v: Vocabulary) -> Value {
     Value::Object(rule)
 }
 
+fn inline_rule(g: &mut Gen, v: Vocabulary) -> Value {
+    let mut rule = Map::new();
+    rule.insert(
+        "driver".into(),
+        Value::from(entry(g, v, DRIVER_PATTERNS, BAD_DRIVER_PATTERNS)),
+    );
+    if g.chance(6) {
+        rule.insert("namespaces".into(), entries(g, v, DS_NAMESPACES, &[""], 2));
+    }
+    let mut attributes = Map::new();
+    let mut required = Map::new();
+    for _ in 0..g.count(2) {
+        let key = entry(
+            g,
+            v,
+            &["server", "share", "secretProviderClass"],
+            &["", "\u{130}d"],
+        );
+        required.insert(key, Value::Array(g.words(RULE_VALUES, 2)));
+    }
+    attributes.insert("required".into(), Value::Object(required));
+    attributes.insert(
+        "forbidden".into(),
+        entries(
+            g,
+            v,
+            &["mountoptions", "secretName", "subDir"],
+            &["", "server"],
+            2,
+        ),
+    );
+    let mut allowed_values = Map::new();
+    if g.chance(4) {
+        let n = match v {
+            Vocabulary::Any => g.count(2),
+            Vocabulary::Valid => g.count(2).max(1),
+        };
+        let values: Vec<Value> = (0..n)
+            .map(|_| Value::from(g.pick_str(RULE_VALUES)))
+            .collect();
+        allowed_values.insert(
+            entry(g, v, &["source", "share"], &[""]),
+            Value::Array(values),
+        );
+    }
+    attributes.insert("allowedValues".into(), Value::Object(allowed_values));
+    rule.insert("volumeAttributes".into(), Value::Object(attributes));
+    if g.chance(5) {
+        let choice = entry(g, v, &["required", "forbidden"], &["sometimes"]);
+        rule.insert("nodePublishSecretRef".into(), Value::from(choice));
+    }
+    rule.insert("readOnly".into(), Value::Bool(g.chance(6)));
+    Value::Object(rule)
+}
+
+fn spec_rule(g: &mut Gen, v: Vocabulary) -> Value {
+    let mut rule = Map::new();
+    rule.insert(
+        "driver".into(),
+        Value::from(entry(g, v, DRIVER_PATTERNS, BAD_DRIVER_PATTERNS)),
+    );
+    for field in BOOL_SPEC_FIELDS {
+        if g.chance(6) {
+            rule.insert((*field).into(), bool_rule(g));
+        }
+    }
+    if g.chance(6) {
+        let mut policies: Vec<&str> = FS_GROUP_POLICIES.to_vec();
+        if v == Vocabulary::Any {
+            policies.push("Any");
+        }
+        rule.insert("fsGroupPolicy".into(), field_rule(g, v, &policies));
+    }
+    if g.chance(6) {
+        let allowed = json!([60, 300]);
+        let set = if g.chance(8) { json!(60) } else { Value::Null };
+        let set = if v == Vocabulary::Any && g.chance(4) {
+            json!(5)
+        } else {
+            set
+        };
+        rule.insert(
+            "nodeAllocatableUpdatePeriodSeconds".into(),
+            json!({"allowed": allowed, "set": set}),
+        );
+    }
+    Value::Object(rule)
+}
+
 /// Settings JSON; with [`Vocabulary::Valid`] most of them pass
 /// `validate_settings`, see [`valid_settings`].
 pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
@@ -1306,6 +1465,14 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
                 t.insert("requireTokenInSecrets".into(), Value::Bool(g.chance(8)));
             }
             c.insert("tokenRequests".into(), Value::Object(t));
+        }
+        if g.chance(6) {
+            let inline: Vec<Value> = (0..g.count(2)).map(|_| inline_rule(g, v)).collect();
+            c.insert("inline".into(), Value::Array(inline));
+        }
+        if g.chance(6) {
+            let spec: Vec<Value> = (0..g.count(2)).map(|_| spec_rule(g, v)).collect();
+            c.insert("spec".into(), Value::Array(spec));
         }
         s.insert("csiDrivers".into(), Value::Object(c));
     }
@@ -1486,6 +1653,13 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
         );
         s.insert("persistentVolumes".into(), Value::Object(p));
     }
+    if g.chance(8) {
+        let mut c = Map::new();
+        c.insert("mode".into(), mode(g, v));
+        let rules: Vec<Value> = (0..g.count(2)).map(|_| parameter_rule(g, v)).collect();
+        c.insert("parameters".into(), Value::Array(rules));
+        s.insert("volumeAttributesClasses".into(), Value::Object(c));
+    }
     if v == Vocabulary::Any && g.chance(1) {
         // An unknown field, or a field of the wrong type.
         let key = g.pick_str(&["unknown", "daemonSets", "csiDrivers"]);
@@ -1519,6 +1693,7 @@ pub fn with_mode(settings: &Value, mode: &str) -> Value {
             "daemonSets",
             "storageClasses",
             "persistentVolumes",
+            "volumeAttributesClasses",
         ] {
             let slot = map.entry(group).or_insert_with(|| json!({}));
             if let Value::Object(g) = slot {
@@ -1560,6 +1735,7 @@ pub enum Kind {
     StorageClass,
     CsiDriver,
     PersistentVolume,
+    VolumeAttributesClass,
 }
 
 impl Kind {
@@ -1569,6 +1745,7 @@ impl Kind {
             Kind::StorageClass => ("storage.k8s.io", "StorageClass"),
             Kind::CsiDriver => ("storage.k8s.io", "CSIDriver"),
             Kind::PersistentVolume => ("", "PersistentVolume"),
+            Kind::VolumeAttributesClass => ("storage.k8s.io", "VolumeAttributesClass"),
         }
     }
 }
@@ -1656,6 +1833,7 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
         Kind::StorageClass => storage_class(g),
         Kind::CsiDriver => csi_driver(g),
         Kind::PersistentVolume => persistent_volume(g),
+        Kind::VolumeAttributesClass => volume_attributes_class(g),
     }
 }
 
@@ -1663,10 +1841,11 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
 /// with valid settings.
 pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     let settings = valid_settings(g);
-    let kind = kind.unwrap_or_else(|| match g.below(8) {
+    let kind = kind.unwrap_or_else(|| match g.below(9) {
         0..=2 => Kind::DaemonSet,
         3 | 4 => Kind::StorageClass,
         5 => Kind::PersistentVolume,
+        6 => Kind::VolumeAttributesClass,
         _ => Kind::CsiDriver,
     });
     let operation = if g.chance(5) { "UPDATE" } else { "CREATE" };
@@ -1730,6 +1909,7 @@ pub fn fixture_case(g: &mut Gen, fixtures: &[(String, Value)]) -> Option<Case> {
         "StorageClass" => Kind::StorageClass,
         "CSIDriver" => Kind::CsiDriver,
         "PersistentVolume" => Kind::PersistentVolume,
+        "VolumeAttributesClass" => Kind::VolumeAttributesClass,
         _ => return None,
     };
     let operation = match request.get("operation")?.as_str()? {

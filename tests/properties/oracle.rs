@@ -169,8 +169,15 @@ pub fn check_shape(case: &Case, r: &ValidationResponse) -> Outcome {
         if !m.is_object() {
             return Err("mutated object is not an object".into());
         }
-        if matches!(case.kind, Kind::CsiDriver | Kind::PersistentVolume) {
-            return Err(format!("{:?} mutated", case.kind));
+        if case.kind == Kind::PersistentVolume {
+            return Err("PersistentVolume mutated".into());
+        }
+        // csiDrivers.spec `set` adds absent fields on CREATE only.
+        if case.kind == Kind::CsiDriver && case.operation != "CREATE" {
+            return Err("CSIDriver UPDATE mutated".into());
+        }
+        if case.kind == Kind::VolumeAttributesClass {
+            return Err("VolumeAttributesClass mutated".into());
         }
         if case.kind == Kind::StorageClass
             && case.operation == "UPDATE"
@@ -246,10 +253,28 @@ pub fn strip_targeted(kind: Kind, object: &Value) -> Value {
                 }
             }
         }
-        Kind::CsiDriver | Kind::PersistentVolume => {}
+        Kind::CsiDriver => {
+            if let Some(Value::Object(spec)) = object.get_mut("spec") {
+                for field in SPEC_FIELDS {
+                    spec.remove(*field);
+                }
+            }
+        }
+        Kind::VolumeAttributesClass | Kind::PersistentVolume => {}
     }
     object
 }
+
+/// The CSIDriver spec fields `csiDrivers.spec` judges (and may set).
+const SPEC_FIELDS: &[&str] = &[
+    "attachRequired",
+    "podInfoOnMount",
+    "requiresRepublish",
+    "storageCapacity",
+    "seLinuxMount",
+    "fsGroupPolicy",
+    "nodeAllocatableUpdatePeriodSeconds",
+];
 
 /// Mutation keeps every toleration, in order (required ones are appended or
 /// inserted), and changes a `tolerationSeconds` only to tolerate longer.
@@ -386,7 +411,7 @@ pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
                 }
             }
         }
-        Kind::CsiDriver | Kind::PersistentVolume => {}
+        Kind::CsiDriver | Kind::PersistentVolume | Kind::VolumeAttributesClass => {}
     }
     Ok(())
 }
@@ -777,6 +802,15 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
                 }
                 Some(other) => return Err(format!("accepted csi {other}")),
             }
+        }
+        if let Some(Value::Object(csi)) = volume.get("csi")
+            && let Some(driver) = csi.get("driver").and_then(Value::as_str)
+        {
+            let namespace = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            check_accepted_inline(settings, csi, driver, namespace)?;
         }
     }
     if !host_volumes.is_empty() {
@@ -1619,6 +1653,243 @@ pub fn check_accepted_csi_driver(settings: &Settings, object: &Value) -> Outcome
             "accepted {name:?} with tokens outside secrets ({in_secrets:?})"
         ));
     }
+    check_accepted_spec_fields(settings, name, object)
+}
+
+/// A string map as a driver receives it; `Err` for an entry that is not a
+/// string (it cannot have been accepted).
+fn ref_string_map<'a>(
+    map: Option<&'a Value>,
+    what: &str,
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    match map {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.as_str(), v))
+                    .ok_or_else(|| format!("accepted {what}.{k} = {v}"))
+            })
+            .collect(),
+        Some(other) => Err(format!("accepted {what} = {other}")),
+    }
+}
+
+/// The key rules of the parameter engine on an accepted map, by the
+/// stricter of the drivers' readings: required keys exactly, forbidden
+/// and value-restricted keys case- and space-insensitively, ASCII keys that
+/// do not collide once folded.
+fn ref_key_rules(
+    map: &[(&str, &str)],
+    required: &std::collections::BTreeMap<String, Vec<String>>,
+    forbidden: &[String],
+    allowed_values: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Outcome {
+    for (key, values) in required {
+        match map.iter().find(|(k, _)| k == key) {
+            None => return Err(format!("accepted without required key {key:?}")),
+            Some((_, v)) if !values.is_empty() && !values.iter().any(|a| a == v) => {
+                return Err(format!("accepted {key:?} = {v:?}, required {values:?}"));
+            }
+            Some(_) => {}
+        }
+    }
+    for (k, v) in map {
+        if forbidden.iter().any(|f| normalize(f) == normalize(k)) {
+            return Err(format!("accepted forbidden key {k:?}"));
+        }
+        for (key, values) in allowed_values {
+            if normalize(key) == normalize(k) && !values.iter().any(|a| a == v) {
+                return Err(format!("accepted {k:?} = {v:?}, allowed {values:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ref_keys_readable(map: &[(&str, &str)]) -> Outcome {
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in map {
+        if !k.is_ascii() {
+            return Err(format!("accepted non-ASCII key {k:?}"));
+        }
+        if !seen.insert(normalize(k)) {
+            return Err(format!("accepted colliding key {k:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_accepted_inline(
+    settings: &Settings,
+    csi: &Map<String, Value>,
+    driver: &str,
+    namespace: &str,
+) -> Outcome {
+    let entries: Vec<_> = settings
+        .csi_drivers
+        .inline
+        .iter()
+        .filter(|e| ref_glob(&e.driver, driver))
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let attributes = ref_string_map(csi.get("volumeAttributes"), "volumeAttributes")?;
+    ref_keys_readable(&attributes)?;
+    let secret = csi.get("nodePublishSecretRef").filter(|v| !v.is_null());
+    for entry in entries {
+        if let Some(namespaces) = &entry.namespaces
+            && !namespaces.iter().any(|n| n == namespace)
+        {
+            return Err(format!(
+                "accepted inline {driver} in namespace {namespace:?}"
+            ));
+        }
+        let rules = &entry.volume_attributes;
+        ref_key_rules(
+            &attributes,
+            &rules.required,
+            &rules.forbidden,
+            &rules.allowed_values,
+        )?;
+        match (entry.node_publish_secret_ref.as_deref(), secret) {
+            (Some("required"), None) => return Err("accepted inline volume without secret".into()),
+            (Some("forbidden"), Some(_)) => return Err("accepted inline volume with secret".into()),
+            _ => {}
+        }
+        if entry.read_only && csi.get("readOnly") != Some(&Value::Bool(true)) {
+            return Err(format!("accepted inline {driver} volume not readOnly"));
+        }
+    }
+    Ok(())
+}
+
+/// A CSIDriver spec field as the API stores it: absent is its default.
+fn ref_spec_value(spec: Option<&Value>, field: &str) -> Option<Value> {
+    match spec.and_then(|s| s.get(field)).filter(|v| !v.is_null()) {
+        Some(v) => Some(v.clone()),
+        None => match field {
+            "attachRequired" => Some(Value::Bool(true)),
+            "fsGroupPolicy" => Some(Value::from("ReadWriteOnceWithFSType")),
+            "nodeAllocatableUpdatePeriodSeconds" => None,
+            _ => Some(Value::Bool(false)),
+        },
+    }
+}
+
+fn check_accepted_spec_fields(settings: &Settings, name: &str, object: &Value) -> Outcome {
+    let spec = object.get("spec");
+    for entry in settings
+        .csi_drivers
+        .spec
+        .iter()
+        .filter(|e| ref_glob(&e.driver, name))
+    {
+        let as_values = |allowed: Option<Vec<Value>>| allowed;
+        let rules: [(&str, Option<Vec<Value>>); 7] = [
+            (
+                "attachRequired",
+                as_values(
+                    entry
+                        .attach_required
+                        .allowed
+                        .as_ref()
+                        .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+                ),
+            ),
+            (
+                "podInfoOnMount",
+                entry
+                    .pod_info_on_mount
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "requiresRepublish",
+                entry
+                    .requires_republish
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "storageCapacity",
+                entry
+                    .storage_capacity
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "seLinuxMount",
+                entry
+                    .se_linux_mount
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| Value::Bool(*b)).collect()),
+            ),
+            (
+                "fsGroupPolicy",
+                entry
+                    .fs_group_policy
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|s| Value::from(s.as_str())).collect()),
+            ),
+            (
+                "nodeAllocatableUpdatePeriodSeconds",
+                entry
+                    .node_allocatable_update_period_seconds
+                    .allowed
+                    .as_ref()
+                    .map(|a| a.iter().map(|n| Value::from(*n)).collect()),
+            ),
+        ];
+        for (field, allowed) in rules {
+            let (Some(allowed), Some(value)) = (allowed, ref_spec_value(spec, field)) else {
+                continue;
+            };
+            if !allowed.contains(&value) {
+                return Err(format!(
+                    "accepted {name:?} with {field} = {value}, allowed {allowed:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn check_accepted_volume_attributes_class(settings: &Settings, object: &Value) -> Outcome {
+    let driver = object
+        .get("driverName")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .ok_or("accepted a VolumeAttributesClass without driverName")?;
+    if let Some(allowed) = &settings.csi_drivers.allowed
+        && !ref_glob_any(allowed, driver)
+    {
+        return Err(format!(
+            "accepted driverName {driver:?}, allowed {allowed:?}"
+        ));
+    }
+    let parameters = ref_string_map(object.get("parameters"), "parameters")?;
+    ref_keys_readable(&parameters)?;
+    for rule in settings
+        .volume_attributes_classes
+        .parameters
+        .iter()
+        .filter(|r| ref_glob(&r.provisioner, driver))
+    {
+        ref_key_rules(
+            &parameters,
+            &rule.required,
+            &rule.forbidden,
+            &rule.allowed_values,
+        )?;
+    }
     Ok(())
 }
 
@@ -1656,6 +1927,11 @@ pub fn check_semantics_tolerating(
         }
         Kind::PersistentVolume if settings.persistent_volumes.mode == Mode::Enforce && !update => {
             check_accepted_persistent_volume(&settings, object, &case.username)
+        }
+        Kind::VolumeAttributesClass
+            if settings.volume_attributes_classes.mode == Mode::Enforce && !update =>
+        {
+            check_accepted_volume_attributes_class(&settings, object)
         }
         _ => Ok(()),
     }

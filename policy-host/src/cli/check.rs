@@ -27,8 +27,8 @@ stdin starting with `{`/`[`). `kind: List` documents (and any *List with
 `---` section (comments before the first `---` are not a document).
 
 Objects whose group, version and resource the module's metadata rules target
-(DaemonSet apps/v1, StorageClass and CSIDriver storage.k8s.io/v1,
-PersistentVolume v1) are sent to
+(DaemonSet apps/v1, StorageClass, CSIDriver and VolumeAttributesClass
+storage.k8s.io/v1, PersistentVolume v1) are sent to
 the policy as AdmissionRequests (namespaced ones without a namespace get
 --namespace); every other object is counted and skipped. The module is
 compiled once; every object is evaluated in a fresh instance, --jobs at a time.

@@ -6,7 +6,7 @@ use crate::metadata::{Metadata, Operation, Rule};
 
 /// The kinds this policy is written for, with their resource and scope,
 /// cross-checked against the module's rules (see [`Targets::check_known`]).
-pub const KNOWN_TARGETS: [KnownKind; 4] = [
+pub const KNOWN_TARGETS: [KnownKind; 5] = [
     KnownKind {
         group: "apps",
         version: "v1",
@@ -26,6 +26,13 @@ pub const KNOWN_TARGETS: [KnownKind; 4] = [
         version: "v1",
         kind: "CSIDriver",
         resource: "csidrivers",
+        namespaced: false,
+    },
+    KnownKind {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "VolumeAttributesClass",
+        resource: "volumeattributesclasses",
         namespaced: false,
     },
     KnownKind {
