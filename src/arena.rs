@@ -39,7 +39,7 @@ struct Chunk {
 pub struct Arena<B: GlobalAlloc> {
     backing: B,
     active: Cell<bool>,
-    chunks: Cell<[Chunk; MAX_CHUNKS]>,
+    chunks: [Cell<Chunk>; MAX_CHUNKS],
     chunk_count: Cell<usize>,
     /// The chunk being bumped, and the next free byte in it.
     current: Cell<usize>,
@@ -58,7 +58,7 @@ impl<B: GlobalAlloc> Arena<B> {
         Self {
             backing,
             active: Cell::new(false),
-            chunks: Cell::new([Chunk { start: 0, end: 0 }; MAX_CHUNKS]),
+            chunks: [const { Cell::new(Chunk { start: 0, end: 0 }) }; MAX_CHUNKS],
             chunk_count: Cell::new(0),
             current: Cell::new(0),
             next: Cell::new(0),
@@ -87,8 +87,8 @@ impl<B: GlobalAlloc> Arena<B> {
     /// Forgets every block; keeps the first chunk for the next evaluation of
     /// a reused instance, returns the others to the backing allocator.
     fn reset(&self) {
-        let mut chunks = self.chunks.get();
-        for chunk in &mut chunks[1..self.chunk_count.get().max(1)] {
+        for cell in &self.chunks[1..self.chunk_count.get().max(1)] {
+            let chunk = cell.replace(Chunk { start: 0, end: 0 });
             // SAFETY: allocated in `grow` with this layout.
             unsafe {
                 self.backing.dealloc(
@@ -96,20 +96,21 @@ impl<B: GlobalAlloc> Arena<B> {
                     Layout::from_size_align_unchecked(chunk.end - chunk.start, CHUNK_ALIGN),
                 );
             }
-            *chunk = Chunk { start: 0, end: 0 };
         }
-        self.chunks.set(chunks);
         self.chunk_count.set(self.chunk_count.get().min(1));
         self.current.set(0);
-        self.next.set(chunks[0].start);
+        self.next.set(self.chunks[0].get().start);
         self.last.set(0);
     }
 
     fn owns(&self, p: usize) -> bool {
-        let chunks = self.chunks.get();
-        chunks[..self.chunk_count.get()]
-            .iter()
-            .any(|c| c.start <= p && p < c.end)
+        // The current chunk first: it holds nearly every block freed.
+        let current = self.chunks[self.current.get()].get();
+        (current.start <= p && p < current.end)
+            || self.chunks[..self.chunk_count.get()].iter().any(|c| {
+                let c = c.get();
+                c.start <= p && p < c.end
+            })
     }
 
     /// A new chunk large enough for `layout`, or `false` when the backing
@@ -132,12 +133,10 @@ impl<B: GlobalAlloc> Arena<B> {
         if start == 0 {
             return false;
         }
-        let mut chunks = self.chunks.get();
-        chunks[count] = Chunk {
+        self.chunks[count].set(Chunk {
             start,
             end: start + size,
-        };
-        self.chunks.set(chunks);
+        });
         self.chunk_count.set(count + 1);
         self.current.set(count);
         self.next.set(start);
@@ -146,7 +145,7 @@ impl<B: GlobalAlloc> Arena<B> {
 
     fn bump(&self, layout: Layout) -> *mut u8 {
         loop {
-            let chunk = self.chunks.get()[self.current.get()];
+            let chunk = self.chunks[self.current.get()].get();
             let at = self.next.get().next_multiple_of(layout.align());
             let end = at.checked_add(layout.size());
             if let (true, Some(end)) = (self.chunk_count.get() > 0, end)
@@ -198,7 +197,7 @@ unsafe impl<B: GlobalAlloc> GlobalAlloc for Arena<B> {
             return unsafe { self.backing.realloc(block, layout, new_size) };
         }
         if owned && self.active.get() && p == self.last.get() {
-            let chunk = self.chunks.get()[self.current.get()];
+            let chunk = self.chunks[self.current.get()].get();
             if p.checked_add(new_size).is_some_and(|end| end <= chunk.end) {
                 self.next.set(p + new_size);
                 return block;
@@ -267,7 +266,7 @@ mod tests {
         assert_eq!(out, b"verdict");
         assert!(!arena.owns(out.as_ptr() as usize));
         assert_eq!(arena.chunk_count.get(), 1);
-        assert_eq!(arena.next.get(), arena.chunks.get()[0].start);
+        assert_eq!(arena.next.get(), arena.chunks[0].get().start);
     }
 
     #[test]
