@@ -2,6 +2,7 @@
 
 pub mod class_fields;
 pub mod csi_driver;
+pub mod default_class;
 pub mod parameters;
 pub mod secrets;
 pub mod storage_class;

@@ -32,6 +32,10 @@ impl StorageClassRules {
     pub fn mode(&self) -> crate::settings::Mode {
         self.settings.mode
     }
+
+    pub fn default_class(&self) -> &crate::settings::DefaultClassSettings {
+        &self.settings.default_class
+    }
 }
 
 /// Judges a StorageClass. On CREATE everything is judged and the configured
