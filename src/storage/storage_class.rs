@@ -313,7 +313,10 @@ mod tests {
         let settings = json!({"storageClasses": {
             "volumeBindingMode": {"allowed": ["WaitForFirstConsumer"], "set": "WaitForFirstConsumer"},
             "allowVolumeExpansion": {"allowed": [true], "set": true},
-            "reclaimPolicy": {"allowed": ["Delete", "Retain"]}
+            "reclaimPolicy": {"allowed": ["Delete", "Retain"]},
+            // A default class: without a cluster to ask, defaultClass
+            // would add its "not checked" warning.
+            "defaultClass": {"unique": false}
         }});
         let request = fixture("storageclass-default-annotated.json");
         let response = evaluate(&request, settings.clone());
