@@ -488,3 +488,45 @@ fn start_epoch_ticker(engine: &wasmtime::Engine) {
         eprintln!("warning: cannot start the epoch ticker thread, no evaluation timeout: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &[u8] = br#"{"api_version":"storage.k8s.io/v1","kind":"StorageClass","label_selector":null,"field_selector":null,"field_masks":["metadata.name"]}"#;
+
+    fn session() -> Arc<ReplaySession> {
+        let yaml = "- type: Exchange\n  request: |\n    !KubernetesListResourceAll\n    api_version: storage.k8s.io/v1\n    kind: StorageClass\n    label_selector: null\n    field_selector: null\n  response:\n    type: Success\n    payload: '{\"items\": []}'\n";
+        Arc::new(ReplaySession::from_yaml(yaml).expect("a session"))
+    }
+
+    #[test]
+    fn only_granted_resources_are_answered() {
+        let granted = vec![("storage.k8s.io/v1".to_string(), "StorageClass".to_string())];
+        let cluster = Cluster {
+            granted: granted.clone(),
+            replay: Some(session()),
+        };
+        assert_eq!(cluster.answer("list_resources_all", LIST).unwrap(), br#"{"items": []}"#);
+        let other = br#"{"api_version":"v1","kind":"Secret"}"#;
+        assert_eq!(
+            cluster.answer("list_resources_all", other).unwrap_err(),
+            "Policy has not been granted access to Kubernetes v1/Secret resources. The violation has been reported."
+        );
+        let ungranted = Cluster {
+            granted: Vec::new(),
+            replay: Some(session()),
+        };
+        assert!(ungranted.answer("list_resources_all", LIST).is_err());
+        let unconnected = Cluster {
+            granted,
+            replay: None,
+        };
+        assert!(
+            unconnected
+                .answer("list_resources_all", LIST)
+                .unwrap_err()
+                .starts_with("kube::Client was not initialized properly")
+        );
+    }
+}
