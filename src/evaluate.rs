@@ -260,7 +260,6 @@ fn evaluate(
             );
             default_class::check(
                 &object,
-                operation,
                 old,
                 &name,
                 policy.storage_classes.default_class(),

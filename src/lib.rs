@@ -36,7 +36,9 @@ pub extern "C" fn wapc_init() {
 /// A verdict is never an `Err`: serialising a response of plain strings,
 /// booleans and the request's own JSON cannot fail.
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&evaluate::validate_with(payload, &Host))?)
+    Ok(serde_json::to_vec(&evaluate::validate_with(
+        payload, &Host,
+    ))?)
 }
 
 /// The cluster as Kubewarden's host shows it: the waPC host call

@@ -507,7 +507,10 @@ mod tests {
             granted: granted.clone(),
             replay: Some(session()),
         };
-        assert_eq!(cluster.answer("list_resources_all", LIST).unwrap(), br#"{"items": []}"#);
+        assert_eq!(
+            cluster.answer("list_resources_all", LIST).unwrap(),
+            br#"{"items": []}"#
+        );
         let other = br#"{"api_version":"v1","kind":"Secret"}"#;
         assert_eq!(
             cluster.answer("list_resources_all", other).unwrap_err(),

@@ -90,7 +90,10 @@ impl ReplaySession {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::io(
-                format!("cannot read host capabilities interactions file {}", path.display()),
+                format!(
+                    "cannot read host capabilities interactions file {}",
+                    path.display()
+                ),
                 e,
             )
         })?;
@@ -154,7 +157,9 @@ fn recorded_request(text: &str) -> std::result::Result<(String, Map<String, Valu
     match fields {
         Value::Object(map) => Ok((variant, map)),
         Value::Null => Ok((variant, Map::new())),
-        other => Err(format!("the fields of {variant} are not a mapping: {other}")),
+        other => Err(format!(
+            "the fields of {variant} are not a mapping: {other}"
+        )),
     }
 }
 
@@ -244,9 +249,12 @@ mod tests {
             session
                 .answer("list_resources_all", other)
                 .unwrap_err()
-                .starts_with("Replay error: no recorded exchange answers KubernetesListResourceAll")
+                .starts_with(
+                    "Replay error: no recorded exchange answers KubernetesListResourceAll"
+                )
         );
-        let selected = br#"{"api_version":"storage.k8s.io/v1","kind":"StorageClass","label_selector":"a=b"}"#;
+        let selected =
+            br#"{"api_version":"storage.k8s.io/v1","kind":"StorageClass","label_selector":"a=b"}"#;
         assert!(session.answer("list_resources_all", selected).is_err());
     }
 

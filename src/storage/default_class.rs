@@ -20,7 +20,6 @@
 use serde_json::{Map, Value};
 
 use crate::fields::{Reported, object, string};
-use crate::operation::Operation;
 use crate::rules;
 use crate::settings::{DefaultClassSettings, LookupFailure, Mode};
 use crate::violation::{Findings, Violation, render_str};
@@ -90,8 +89,8 @@ fn is_default(class: &Map<String, Value>) -> bool {
 /// The names of the listed default classes other than `name`, or why the
 /// answer cannot be read.
 fn other_defaults(answer: &[u8], name: &str) -> Result<Vec<String>, String> {
-    let list: Value =
-        serde_json::from_slice(answer).map_err(|e| format!("the host's answer is not JSON: {e}"))?;
+    let list: Value = serde_json::from_slice(answer)
+        .map_err(|e| format!("the host's answer is not JSON: {e}"))?;
     let items = list
         .get("items")
         .and_then(Value::as_array)
@@ -106,13 +105,13 @@ fn other_defaults(answer: &[u8], name: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Judges a StorageClass (`name`, as the request names it) made default.
-/// Violations go to `findings`, or as warnings to `warnings` in the
-/// rule's warn mode; a failed lookup is a warning or a violation as the
-/// settings choose, never an error.
+/// Judges a StorageClass (`name`, as the request names it) made default;
+/// `old` is the stored object of an UPDATE (when readable). Violations go
+/// to `findings`, or as warnings to `warnings` in the rule's warn mode; a
+/// failed lookup is a warning or a violation as the settings choose, never
+/// an error.
 pub fn check(
     class: &Map<String, Value>,
-    operation: Operation,
     old: Option<&Map<String, Value>>,
     name: &str,
     settings: &DefaultClassSettings,
@@ -128,7 +127,7 @@ pub fn check(
     };
     // Already default before the update: not made default by it (and a
     // class admitted before the policy keeps working).
-    if operation == Operation::Update && old.is_some_and(is_default) {
+    if old.is_some_and(is_default) {
         return;
     }
     let path = format!("metadata.annotations.{key}");
@@ -262,7 +261,11 @@ mod tests {
             ("gp2", json!({DEFAULT_ANNOTATION: "True"})),
             ("io2", json!({BETA_DEFAULT_ANNOTATION: "yes"})),
         ]);
-        let response = judge(&default_gp3(DEFAULT_ANNOTATION, "true"), json!({}), &cluster);
+        let response = judge(
+            &default_gp3(DEFAULT_ANNOTATION, "true"),
+            json!({}),
+            &cluster,
+        );
         assert_accepted_untouched(&response);
         assert!(response.warnings.is_none(), "{:?}", response.warnings);
     }
@@ -275,7 +278,11 @@ mod tests {
         let cluster = FakeCluster::holding(&[("gp2", json!({DEFAULT_ANNOTATION: "true"}))]);
         let response = judge(&default_gp3(DEFAULT_ANNOTATION, value), json!({}), &cluster);
         assert_accepted_untouched(&response);
-        assert_eq!(cluster.calls.get(), 0, "a class that is not default needs no lookup");
+        assert_eq!(
+            cluster.calls.get(),
+            0,
+            "a class that is not default needs no lookup"
+        );
     }
 
     #[test]
@@ -299,7 +306,10 @@ mod tests {
         request["operation"] = json!("UPDATE");
         request["oldObject"] = request["object"].clone();
         request["oldObject"]["metadata"]["annotations"] = json!({});
-        assert_rejected(&judge(&request, json!({}), &cluster), &["already the default (gp2)"]);
+        assert_rejected(
+            &judge(&request, json!({}), &cluster),
+            &["already the default (gp2)"],
+        );
         request["oldObject"]["metadata"]["annotations"] = json!({BETA_DEFAULT_ANNOTATION: "true"});
         assert_accepted_untouched(&judge(&request, json!({}), &cluster));
         assert_eq!(cluster.calls.get(), 1);
@@ -351,7 +361,11 @@ mod tests {
         let payload = json!({"request": default_gp3(DEFAULT_ANNOTATION, "true"), "settings": {}});
         let response = validate_with(payload.to_string().as_bytes(), &Raw(answer));
         assert!(response.accepted);
-        assert!(warnings(&response)[0].contains(fragment), "{:?}", response.warnings);
+        assert!(
+            warnings(&response)[0].contains(fragment),
+            "{:?}",
+            response.warnings
+        );
     }
 
     #[test]
