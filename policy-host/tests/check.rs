@@ -639,14 +639,23 @@ fn replayed_cluster_answers_the_default_class_lookup() {
         p(&replay),
         p(&chart),
     ]));
-    assert_eq!(verdicts(&json_report(&r))["gp3"], "ACCEPTED", "{}", r.stdout);
+    assert_eq!(
+        verdicts(&json_report(&r))["gp3"],
+        "ACCEPTED",
+        "{}",
+        r.stdout
+    );
     let r = run(check(&[
         "--replay-host-capabilities-interactions",
         "/nonexistent/session.yml",
         p(&chart),
     ]));
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("/nonexistent/session.yml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/session.yml"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
