@@ -12,6 +12,7 @@ use crate::exemptions::{self, Requester};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
+use crate::storage::default_class::{self, ClusterLookup, NoCluster};
 use crate::storage::{csi_driver, persistent_volume, storage_class, volume_attributes_class};
 use crate::violation::{Findings, Rejection};
 
@@ -109,8 +110,15 @@ fn reject(message: String, warnings: Vec<String>) -> ValidationResponse {
     }
 }
 
-/// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`.
+/// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`,
+/// with no host to ask about the cluster (context-aware rules fall back as
+/// their settings say).
 pub fn validate(payload: &[u8]) -> ValidationResponse {
+    validate_with(payload, &NoCluster)
+}
+
+/// [`validate`], asking `cluster` what context-aware rules need.
+pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationResponse {
     let payload: Payload = match serde_json::from_slice(payload) {
         Ok(p) => p,
         Err(e) => {
@@ -152,7 +160,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         Ok(policy) => policy,
         Err(e) => return reject(format!("policy settings are invalid: {e}"), Vec::new()),
     };
-    evaluate(target, operation, request, &policy)
+    evaluate(target, operation, request, &policy, cluster)
 }
 
 fn evaluate(
@@ -160,6 +168,7 @@ fn evaluate(
     operation: Operation,
     request: AdmissionRequest<'_>,
     policy: &Policy,
+    cluster: &dyn ClusterLookup,
 ) -> ValidationResponse {
     let AdmissionRequest {
         name,
@@ -243,6 +252,7 @@ fn evaluate(
             None,
         );
     }
+    let mut notes = Vec::new();
     let (findings, mode) = match target {
         Target::DaemonSet => {
             let findings = daemonset::evaluate(
@@ -256,16 +266,25 @@ fn evaluate(
             }
             (findings, policy.daemon_sets.mode)
         }
-        Target::StorageClass => (
-            storage_class::evaluate(
+        Target::StorageClass => {
+            let mut findings = storage_class::evaluate(
                 &mut object,
                 operation,
                 old,
                 &policy.storage_classes,
                 &policy.drivers,
-            ),
-            policy.storage_classes.mode(),
-        ),
+            );
+            default_class::check(
+                &object,
+                old,
+                &name,
+                policy.storage_classes.default_class(),
+                cluster,
+                &mut findings,
+                &mut notes,
+            );
+            (findings, policy.storage_classes.mode())
+        }
         Target::CsiDriver => (
             csi_driver::evaluate(&mut object, operation, old, &policy.drivers),
             policy.drivers.mode,
@@ -293,7 +312,12 @@ fn evaluate(
             policy.volume_attributes_classes.mode,
         ),
     };
-    verdict(target, &requester, findings, mode, object)
+    let mut response = verdict(target, &requester, findings, mode, object);
+    // Warnings of rules with a mode of their own, whatever the verdict.
+    if !notes.is_empty() {
+        response.warnings.get_or_insert_with(Vec::new).extend(notes);
+    }
+    response
 }
 
 /// True when the stored object carries `metadata.deletionTimestamp`: the

@@ -61,7 +61,30 @@ fn to_json(response: &impl serde::Serialize) -> Vec<u8> {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(reclaimed(|| to_json(&evaluate::validate(payload))))
+    Ok(reclaimed(|| {
+        to_json(&evaluate::validate_with(payload, &Host))
+    }))
+}
+
+/// The cluster as Kubewarden's host shows it: the waPC host call
+/// `kubewarden/kubernetes/list_resources_all` (what the SDK's
+/// `host_capabilities::kubernetes::list_all_resources` sends). An error
+/// (no cluster connection, a resource not granted in
+/// `contextAwareResources`) is handed to the rule, never returned.
+struct Host;
+
+impl storage::default_class::ClusterLookup for Host {
+    #[cfg(target_arch = "wasm32")]
+    fn list_resources_all(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        host_call("kubewarden", "kubernetes", "list_resources_all", request)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Natively there is no waPC host to call.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn list_resources_all(&self, _request: &[u8]) -> Result<Vec<u8>, String> {
+        Err("no waPC host outside wasm".to_string())
+    }
 }
 
 fn validate_settings(payload: &[u8]) -> CallResult {

@@ -48,6 +48,11 @@ pub const VOLUME_BINDING_MODE_ALLOWED: &str = "storageClasses.volumeBindingMode.
 pub const ALLOW_VOLUME_EXPANSION_ALLOWED: &str = "storageClasses.allowVolumeExpansion.allowed";
 pub const MOUNT_OPTIONS_ALLOWED: &str = "storageClasses.mountOptions.allowed";
 pub const MOUNT_OPTIONS_FORBIDDEN: &str = "storageClasses.mountOptions.forbidden";
+/// Another StorageClass is already the default.
+pub const DEFAULT_CLASS_UNIQUE: &str = "storageClasses.defaultClass.unique";
+/// The cluster's StorageClasses could not be listed, and the settings
+/// refuse a default class that could not be checked.
+pub const DEFAULT_CLASS_ON_LOOKUP_FAILURE: &str = "storageClasses.defaultClass.onLookupFailure";
 
 /// Every rule id the policy can emit, each once.
 pub const ALL: &[&str] = &[
@@ -86,6 +91,8 @@ pub const ALL: &[&str] = &[
     ALLOW_VOLUME_EXPANSION_ALLOWED,
     MOUNT_OPTIONS_ALLOWED,
     MOUNT_OPTIONS_FORBIDDEN,
+    DEFAULT_CLASS_UNIQUE,
+    DEFAULT_CLASS_ON_LOOKUP_FAILURE,
 ];
 
 /// The rule id spelled `text`, as the `&'static str` of [`ALL`].

@@ -376,6 +376,7 @@ pub struct StorageClassSettings {
     pub volume_binding_mode: FieldRule<String>,
     pub allow_volume_expansion: FieldRule<bool>,
     pub mount_options: MountOptionRules,
+    pub default_class: DefaultClassSettings,
 }
 
 impl Default for StorageClassSettings {
@@ -390,8 +391,43 @@ impl Default for StorageClassSettings {
             volume_binding_mode: FieldRule::default(),
             allow_volume_expansion: FieldRule::default(),
             mount_options: MountOptionRules::default(),
+            default_class: DefaultClassSettings::default(),
         }
     }
+}
+
+/// At most one default StorageClass, checked against the cluster's
+/// StorageClasses through Kubewarden's context-aware host capability.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct DefaultClassSettings {
+    /// Refuse a class made default while another class is default.
+    pub unique: bool,
+    /// What a second default gets: rejected (`enforce`) or a warning.
+    pub mode: Mode,
+    /// When the host cannot list the cluster's StorageClasses.
+    pub on_lookup_failure: LookupFailure,
+}
+
+impl Default for DefaultClassSettings {
+    fn default() -> Self {
+        Self {
+            unique: true,
+            mode: Mode::Enforce,
+            on_lookup_failure: LookupFailure::Warn,
+        }
+    }
+}
+
+/// The verdict on a default class when the host could not answer.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LookupFailure {
+    /// Accept with a warning saying the class was not checked.
+    #[default]
+    Warn,
+    /// Reject: the class cannot be shown to be the only default.
+    Reject,
 }
 
 /// Parameter rules for the provisioners a glob matches.

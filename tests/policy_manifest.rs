@@ -42,6 +42,29 @@ fn policy_yaml_rules_equal_metadata_rules() {
     assert_eq!(metadata["mutating"], Value::Bool(spec.mutating));
 }
 
+/// The module declares what it reads from the cluster; the policy must
+/// grant exactly that (policy-server answers only granted resources).
+#[test]
+fn policy_yaml_grants_the_context_aware_resources_metadata_declares() {
+    let spec = policy().spec.expect("spec");
+    let metadata: serde_yaml::Value =
+        serde_yaml::from_str(&read("metadata.yml")).expect("metadata.yml");
+    let metadata: Value = serde_json::to_value(metadata).expect("json");
+    let granted: Vec<Value> = spec
+        .context_aware_resources
+        .iter()
+        .map(|r| serde_json::json!({"apiVersion": r.api_version, "kind": r.kind}))
+        .collect();
+    let declared: Vec<Value> =
+        serde_json::from_value(metadata["contextAwareResources"].clone()).expect("a list");
+    assert_eq!(granted, declared);
+    assert!(
+        declared
+            .iter()
+            .any(|r| r["apiVersion"] == "storage.k8s.io/v1" && r["kind"] == "StorageClass")
+    );
+}
+
 #[test]
 fn policy_yaml_settings_pass_the_policy_validation() {
     let spec = policy().spec.expect("spec");

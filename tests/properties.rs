@@ -1098,3 +1098,27 @@ proptest! {
         prop_assert_eq!(Rejection::parse(&rejection.to_string()), Some(rejection));
     }
 }
+
+/// Found by the structured fuzz target (issue 14, item 4), an oracle bug,
+/// not one of src/: a rule with a mode of its own
+/// (`storageClasses.defaultClass.mode: warn`) warns its violation in both
+/// modes, so `check_warn_matches_enforce` counts it on both sides.
+#[test]
+fn regression_default_class_own_warn_mode() {
+    let payload = regression("default-class-own-warn-mode.json");
+    let mut enforce: serde_json::Value = serde_json::from_slice(&payload).expect("json");
+    for group in ["csiDrivers", "daemonSets", "storageClasses"] {
+        enforce["settings"][group]["mode"] = "enforce".into();
+    }
+    let warned = |r: &kubewarden_policy_sdk::response::ValidationResponse| {
+        r.warnings.iter().flatten().any(|w| {
+            daemonset_csi_policy::violation::Violation::parse_warning(w).is_some_and(|v| {
+                v.rule == daemonset_csi_policy::rules::DEFAULT_CLASS_ON_LOOKUP_FAILURE
+            })
+        })
+    };
+    let warn = validate(&payload);
+    assert!(warn.accepted && warned(&warn), "{warn:?}");
+    let enforce = validate(enforce.to_string().as_bytes());
+    assert!(!enforce.accepted && warned(&enforce), "{enforce:?}");
+}

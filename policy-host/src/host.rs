@@ -14,6 +14,7 @@ use wasmtime_provider::{EpochDeadlines, WasmtimeEngineProviderBuilder, WasmtimeE
 use crate::error::{Error, ErrorKind, Result, ResultExt as _};
 use crate::input::{admission_request, normalize_settings};
 use crate::metadata::{ExecutionMode, Metadata, ProtocolVersion};
+use crate::replay::{ReplaySession, requested_resource};
 use crate::response::{AdmissionResponse, SettingsValidationResponse, ValidationResponse};
 
 /// policy-server's default evaluation timeout (`--policy-timeout`).
@@ -37,6 +38,10 @@ pub struct HostOptions {
     /// Directory of wasmtime's compilation cache (compiled code is reused
     /// across processes). `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// Recorded answers to the policy's `kubewarden/kubernetes/*` host
+    /// calls (`--replay-host-capabilities-interactions`). `None`: every
+    /// such call fails as on a policy-server without a cluster connection.
+    pub replay: Option<Arc<ReplaySession>>,
 }
 
 impl Default for HostOptions {
@@ -46,6 +51,7 @@ impl Default for HostOptions {
             require_annotation: true,
             log_to_stderr: true,
             cache_dir: None,
+            replay: None,
         }
     }
 }
@@ -59,6 +65,7 @@ pub struct PolicyModule {
     metadata: Option<Metadata>,
     deadlines: Option<EpochDeadlines>,
     log_to_stderr: bool,
+    replay: Option<Arc<ReplaySession>>,
 }
 
 impl std::fmt::Debug for PolicyModule {
@@ -150,6 +157,7 @@ impl PolicyModule {
             metadata,
             deadlines,
             log_to_stderr: options.log_to_stderr,
+            replay: options.replay.clone(),
         })
     }
 
@@ -167,6 +175,12 @@ impl PolicyModule {
     /// A fresh waPC instance (new store, `_start`/`wapc_init` run), what
     /// policy-server creates for every evaluation.
     pub fn instantiate(&self) -> Result<PolicyInstance> {
+        self.instantiate_with(self.replay.clone())
+    }
+
+    /// A fresh instance whose context-aware host calls are answered from
+    /// `replay` (instead of the module's [`HostOptions::replay`]).
+    pub fn instantiate_with(&self, replay: Option<Arc<ReplaySession>>) -> Result<PolicyInstance> {
         let provider = self.pre.rehydrate(self.deadlines).map_err(|e| {
             Error::new(
                 ErrorKind::Engine,
@@ -174,7 +188,18 @@ impl PolicyModule {
             )
         })?;
         let logs: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let callback = host_callback(logs.clone(), self.log_to_stderr);
+        let granted = self
+            .metadata
+            .as_ref()
+            .map(|m| {
+                m.context_aware_resources
+                    .iter()
+                    .map(|r| (r.api_version.clone(), r.kind.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cluster = Cluster { granted, replay };
+        let callback = host_callback(logs.clone(), self.log_to_stderr, cluster);
         let host = WapcHost::new(Box::new(provider), Some(callback)).map_err(|e| {
             Error::new(
                 ErrorKind::Guest,
@@ -194,6 +219,16 @@ impl PolicyModule {
     /// (500); `Err` only for bad input or a module that cannot instantiate.
     pub fn evaluate(&self, request: &Value, settings: &Value) -> Result<AdmissionResponse> {
         self.instantiate()?.evaluate(request, settings)
+    }
+
+    /// [`PolicyModule::evaluate`] with the cluster answers of `replay`.
+    pub fn evaluate_with(
+        &self,
+        request: &Value,
+        settings: &Value,
+        replay: Option<Arc<ReplaySession>>,
+    ) -> Result<AdmissionResponse> {
+        self.instantiate_with(replay)?.evaluate(request, settings)
     }
 
     /// Ask the module for its waPC protocol version (what `kwctl annotate`
@@ -348,9 +383,45 @@ pub fn validate_payload(request: &Value, settings: &Value) -> String {
     json!({"request": request, "settings": settings}).to_string()
 }
 
-/// Host calls: `kubewarden/tracing/log` is printed and recorded; everything
-/// else (cluster context, sigstore, DNS, ...) answers an error.
-fn host_callback(logs: Arc<Mutex<Vec<Value>>>, to_stderr: bool) -> Box<wapc::HostCallback> {
+/// What the host knows of the cluster.
+struct Cluster {
+    /// The module's `contextAwareResources` as `(apiVersion, kind)`: what
+    /// `kwctl run --allow-context-aware` grants.
+    granted: Vec<(String, String)>,
+    replay: Option<Arc<ReplaySession>>,
+}
+
+impl Cluster {
+    /// A `kubewarden/kubernetes/<operation>` call, answered as
+    /// policy-evaluator 0.30.4 does (`src/runtimes/callback.rs`): refused
+    /// for a resource not granted, then from the recorded session, or the
+    /// error of a host without a Kubernetes client.
+    fn answer(&self, operation: &str, payload: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let (api_version, kind) = requested_resource(payload)?;
+        if !self
+            .granted
+            .iter()
+            .any(|(v, k)| *v == api_version && *k == kind)
+        {
+            return Err(format!(
+                "Policy has not been granted access to Kubernetes {api_version}/{kind} resources. The violation has been reported."
+            ));
+        }
+        match &self.replay {
+            Some(session) => session.answer(operation, payload),
+            None => Err("kube::Client was not initialized properly (no cluster connection; give recorded answers with --replay-host-capabilities-interactions)".into()),
+        }
+    }
+}
+
+/// Host calls: `kubewarden/tracing/log` is printed and recorded;
+/// `kubewarden/kubernetes/*` answered by [`Cluster::answer`]; everything
+/// else (sigstore, DNS, ...) answers an error.
+fn host_callback(
+    logs: Arc<Mutex<Vec<Value>>>,
+    to_stderr: bool,
+    cluster: Cluster,
+) -> Box<wapc::HostCallback> {
     Box::new(
         move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
             match (binding, namespace, operation) {
@@ -365,8 +436,11 @@ fn host_callback(logs: Arc<Mutex<Vec<Value>>>, to_stderr: bool) -> Box<wapc::Hos
                     }
                     Ok(Vec::new())
                 }
+                ("kubewarden", "kubernetes", operation) => {
+                    cluster.answer(operation, payload).map_err(Into::into)
+                }
                 _ => Err(format!(
-                    "host call {binding}/{namespace}/{operation} is not supported by this host (only kubewarden/tracing/log is)"
+                    "host call {binding}/{namespace}/{operation} is not supported by this host (only kubewarden/tracing/log and kubewarden/kubernetes/* are)"
                 )
                 .into()),
             }
@@ -412,5 +486,50 @@ fn start_epoch_ticker(engine: &wasmtime::Engine) {
         // Without a ticker the deadline never fires; say so rather than hang
         // silently later.
         eprintln!("warning: cannot start the epoch ticker thread, no evaluation timeout: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &[u8] = br#"{"api_version":"storage.k8s.io/v1","kind":"StorageClass","label_selector":null,"field_selector":null,"field_masks":["metadata.name"]}"#;
+
+    fn session() -> Arc<ReplaySession> {
+        let yaml = "- type: Exchange\n  request: |\n    !KubernetesListResourceAll\n    api_version: storage.k8s.io/v1\n    kind: StorageClass\n    label_selector: null\n    field_selector: null\n  response:\n    type: Success\n    payload: '{\"items\": []}'\n";
+        Arc::new(ReplaySession::from_yaml(yaml).expect("a session"))
+    }
+
+    #[test]
+    fn only_granted_resources_are_answered() {
+        let granted = vec![("storage.k8s.io/v1".to_string(), "StorageClass".to_string())];
+        let cluster = Cluster {
+            granted: granted.clone(),
+            replay: Some(session()),
+        };
+        assert_eq!(
+            cluster.answer("list_resources_all", LIST).unwrap(),
+            br#"{"items": []}"#
+        );
+        let other = br#"{"api_version":"v1","kind":"Secret"}"#;
+        assert_eq!(
+            cluster.answer("list_resources_all", other).unwrap_err(),
+            "Policy has not been granted access to Kubernetes v1/Secret resources. The violation has been reported."
+        );
+        let ungranted = Cluster {
+            granted: Vec::new(),
+            replay: Some(session()),
+        };
+        assert!(ungranted.answer("list_resources_all", LIST).is_err());
+        let unconnected = Cluster {
+            granted,
+            replay: None,
+        };
+        assert!(
+            unconnected
+                .answer("list_resources_all", LIST)
+                .unwrap_err()
+                .starts_with("kube::Client was not initialized properly")
+        );
     }
 }

@@ -29,6 +29,7 @@ pub mod input;
 pub mod manifests;
 pub mod metadata;
 pub mod oci;
+pub mod replay;
 pub mod response;
 
 pub use annotate::annotate;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use daemonset_csi_policy::violation::{Rejection, Violation, WARN_MODE_PREFIX};
 use libtest_mimic::{Arguments, Failed, Trial};
 use policy_host::input::{admission_request, normalize_settings, read_settings_file};
+use policy_host::replay::ReplaySession;
 use policy_host::response::{operation_name, operation_path};
 use policy_host::{AdmissionResponse, PolicyModule, apply_patch};
 use serde::Deserialize;
@@ -32,6 +33,10 @@ struct Case {
     settings: Option<Value>,
     #[serde(default)]
     settings_from: Option<String>,
+    /// A host capabilities session file answering the policy's cluster
+    /// lookups (the format of kwctl's `--replay-host-capabilities-interactions`).
+    #[serde(default)]
+    replay: Option<String>,
     /// Rules (settings paths) an accepting case exercises; see the README.
     #[serde(default)]
     rules: Vec<String>,
@@ -195,6 +200,17 @@ fn case_settings(case: &Case) -> Result<Value, String> {
     }
 }
 
+fn case_replay(case: &Case) -> Result<Option<std::sync::Arc<ReplaySession>>, String> {
+    case.replay
+        .as_ref()
+        .map(|file| {
+            ReplaySession::load(&common::repo_root().join(file))
+                .map(std::sync::Arc::new)
+                .map_err(|e| format!("{e:#}"))
+        })
+        .transpose()
+}
+
 fn case_request(case: &Case) -> Result<Value, String> {
     let path = case.request.as_ref().ok_or("the case has no `request`")?;
     let mut request = admission_request(load_json(path)?).map_err(|e| format!("{path}: {e:#}"))?;
@@ -239,8 +255,9 @@ fn run_case(policy: &PolicyModule, case: &Case) -> Result<Vec<String>, String> {
 
     let allowed = expect.allowed.ok_or("`expect.allowed` is required")?;
     let request = case_request(case)?;
+    let replay = case_replay(case)?;
     let response = policy
-        .evaluate(&request, &settings)
+        .evaluate_with(&request, &settings, replay.clone())
         .map_err(|e| format!("{e:#}"))?;
     let message = response.message().unwrap_or("").to_string();
 
@@ -275,7 +292,15 @@ fn run_case(policy: &PolicyModule, case: &Case) -> Result<Vec<String>, String> {
         );
     }
 
-    check_patch(policy, &mut failures, case, &request, &settings, &response)?;
+    check_patch(
+        policy,
+        &mut failures,
+        case,
+        &request,
+        &settings,
+        &response,
+        replay,
+    )?;
     Ok(failures)
 }
 
@@ -310,6 +335,7 @@ fn check_patch(
     request: &Value,
     settings: &Value,
     response: &AdmissionResponse,
+    replay: Option<std::sync::Arc<ReplaySession>>,
 ) -> Result<(), String> {
     let expect = &case.expect;
     let expected_object = match (&expect.patched, &expect.patched_equals) {
@@ -412,7 +438,7 @@ fn check_patch(
     // Idempotence: the patched object needs no further patch.
     let mut again = request.clone();
     again["object"] = patched;
-    match policy.evaluate(&again, settings) {
+    match policy.evaluate_with(&again, settings, replay) {
         Ok(second) => {
             if !second.allowed {
                 failures.push(format!(

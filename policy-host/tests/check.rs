@@ -174,9 +174,11 @@ fn folder_json_report() {
     let summary = &report["summary"];
     assert_eq!(summary["files"], 4, "{summary}");
     assert_eq!(summary["objects"], 10, "{summary}");
-    assert_eq!(summary["accepted"], 4, "{summary}");
+    // gp3 is a default StorageClass: without a cluster to ask it is
+    // accepted with the "not checked" warning (defaultClass.onLookupFailure).
+    assert_eq!(summary["accepted"], 3, "{summary}");
     assert_eq!(summary["mutated"], 2, "{summary}");
-    assert_eq!(summary["warned"], 1, "{summary}");
+    assert_eq!(summary["warned"], 2, "{summary}");
     assert_eq!(summary["rejected"], 3, "{summary}");
     assert_eq!(summary["skipped"], 15, "{summary}");
     assert_eq!(summary["skippedKinds"]["ServiceAccount"], 5, "{summary}");
@@ -185,7 +187,7 @@ fn folder_json_report() {
     let expected: BTreeMap<String, String> = [
         ("ebs-csi-node", "ACCEPTED"),
         ("ebs.csi.aws.com", "ACCEPTED"),
-        ("gp3", "ACCEPTED"),
+        ("gp3", "WARN"),
         ("gp2-legacy", "REJECTED"),
         ("io1-scratch", "REJECTED"),
         ("fluent-bit", "MUTATED"),
@@ -243,7 +245,8 @@ fn folder_json_report() {
             {"op": "add", "path": "/volumeBindingMode", "value": "WaitForFirstConsumer"}
         ])
     );
-    assert_eq!(standard["warnings"].as_array().unwrap().len(), 2);
+    // Two mutation notes, and the default class not checked (no cluster).
+    assert_eq!(standard["warnings"].as_array().unwrap().len(), 3);
     let exempted = find("kube-prometheus-stack-prometheus-node-exporter");
     assert!(
         exempted["warnings"][0]
@@ -628,7 +631,56 @@ fn fix_writes_the_patched_objects() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let again = json_report(&r);
     assert_eq!(again["summary"]["mutated"], 0, "{}", again["summary"]);
-    assert_eq!(again["summary"]["accepted"], 3, "{}", again["summary"]);
+    // The default class `standard` of list.yaml is warned as not checked.
+    assert_eq!(again["summary"]["accepted"], 2, "{}", again["summary"]);
+    assert_eq!(again["summary"]["warned"], 1, "{}", again["summary"]);
+}
+
+/// `--replay-host-capabilities-interactions`: the default gp3 of the EBS
+/// chart is checked against a recorded cluster whose gp2 is already default.
+#[test]
+fn replayed_cluster_answers_the_default_class_lookup() {
+    let chart = examples().join("aws-ebs-csi-driver");
+    let replay = repo_root().join("test_data/requests/replay/kops-gp2-beta-default.yml");
+    let r = run(check(&[
+        "--settings-path",
+        p(&policy_yaml()),
+        "-o",
+        "json",
+        "--replay-host-capabilities-interactions",
+        p(&replay),
+        p(&chart),
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = json_report(&r);
+    assert_eq!(verdicts(&report)["gp3"], "REJECTED", "{report}");
+    let replay = repo_root().join("test_data/requests/replay/eks-gp3-only-default.yml");
+    let r = run(check(&[
+        "--settings-path",
+        p(&policy_yaml()),
+        "-o",
+        "json",
+        "--replay-host-capabilities-interactions",
+        p(&replay),
+        p(&chart),
+    ]));
+    assert_eq!(
+        verdicts(&json_report(&r))["gp3"],
+        "ACCEPTED",
+        "{}",
+        r.stdout
+    );
+    let r = run(check(&[
+        "--replay-host-capabilities-interactions",
+        "/nonexistent/session.yml",
+        p(&chart),
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/session.yml"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

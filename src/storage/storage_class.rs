@@ -37,6 +37,10 @@ impl StorageClassRules {
     pub fn settings(&self) -> &StorageClassSettings {
         &self.settings
     }
+
+    pub fn default_class(&self) -> &crate::settings::DefaultClassSettings {
+        &self.settings.default_class
+    }
 }
 
 /// Judges a StorageClass. On CREATE everything is judged and the configured
@@ -320,7 +324,10 @@ mod tests {
         let settings = json!({"storageClasses": {
             "volumeBindingMode": {"allowed": ["WaitForFirstConsumer"], "set": "WaitForFirstConsumer"},
             "allowVolumeExpansion": {"allowed": [true], "set": true},
-            "reclaimPolicy": {"allowed": ["Delete", "Retain"]}
+            "reclaimPolicy": {"allowed": ["Delete", "Retain"]},
+            // A default class: without a cluster to ask, defaultClass
+            // would add its "not checked" warning.
+            "defaultClass": {"unique": false}
         }});
         let request = fixture("storageclass-default-annotated.json");
         let response = evaluate(&request, settings.clone());

@@ -905,10 +905,14 @@ pub fn storage_class(g: &mut Gen) -> Value {
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::from(g.pick_str(CLASS_NAMES)));
     if g.chance(3) {
-        metadata.insert(
-            "annotations".into(),
-            json!({"storageclass.kubernetes.io/is-default-class": "true"}),
-        );
+        // Default by either annotation, or spelled in a way the API server
+        // does not read as default (storageClasses.defaultClass).
+        let key = g.pick_str(&[
+            "storageclass.kubernetes.io/is-default-class",
+            "storageclass.beta.kubernetes.io/is-default-class",
+        ]);
+        let value = g.pick_str(&["true", "true", "True", "yes", "false"]);
+        metadata.insert("annotations".into(), json!({key: value}));
     }
     sprinkle_unknown(g, &mut metadata);
     sc.insert("metadata".into(), Value::Object(metadata));
@@ -1604,6 +1608,16 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
             entries(g, v, FORBIDDEN_MOUNT_OPTIONS, &["", "nfsvers"], 2),
         );
         c.insert("mountOptions".into(), Value::Object(mo));
+        if g.chance(3) {
+            c.insert(
+                "defaultClass".into(),
+                json!({
+                    "unique": !g.chance(4),
+                    "mode": mode(g, v),
+                    "onLookupFailure": g.pick_str(&["warn", "reject"]),
+                }),
+            );
+        }
         s.insert("storageClasses".into(), Value::Object(c));
     }
     if g.chance(10) {

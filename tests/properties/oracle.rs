@@ -16,7 +16,7 @@ use daemonset_csi_policy::evaluate::{validate, validate_settings};
 use daemonset_csi_policy::policy::parse_settings;
 use daemonset_csi_policy::rules;
 use daemonset_csi_policy::settings::{
-    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, Mode, Settings,
+    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, LookupFailure, Mode, Settings,
 };
 use daemonset_csi_policy::violation::{
     Rejection, UNCHANGED_TEMPLATE_PREFIX, Violation, WARN_MODE_PREFIX,
@@ -539,7 +539,15 @@ pub fn check_warn_matches_enforce(case: &Case) -> Outcome {
         .iter()
         .filter_map(|w| Violation::parse_warning(w))
         .collect();
-    if warned != rejection.violations {
+    // A rule with a mode of its own (storageClasses.defaultClass.mode:
+    // warn) warns in both runs, after the group's violations.
+    let mut expected = rejection.violations.clone();
+    expected.extend(
+        warnings(&enforce)
+            .iter()
+            .filter_map(|w| Violation::parse_warning(w)),
+    );
+    if warned != expected {
         return Err(format!(
             "warn-mode warnings differ from the enforce violations\n  enforce: {message}\n  warn:    {:?}",
             warnings(&warn)
@@ -1920,7 +1928,8 @@ pub fn check_semantics_tolerating(
             check_accepted_daemon_set(&settings, object)
         }
         Kind::StorageClass if settings.storage_classes.mode == Mode::Enforce && !update => {
-            check_accepted_storage_class(&settings, object, tolerated)
+            check_accepted_storage_class(&settings, object, tolerated)?;
+            check_default_class_unchecked(&settings, object, r)
         }
         Kind::CsiDriver if settings.csi_drivers.mode == Mode::Enforce && !update => {
             check_accepted_csi_driver(&settings, object)
@@ -1934,6 +1943,61 @@ pub fn check_semantics_tolerating(
             check_accepted_volume_attributes_class(&settings, object)
         }
         _ => Ok(()),
+    }
+}
+
+/// The property runs have no cluster to ask (`evaluate::validate`), so an
+/// accepted CREATE of a class that is default as the API server reads it
+/// (either annotation exactly `"true"`) was accepted by
+/// `storageClasses.defaultClass.onLookupFailure: warn` and says so, or
+/// its violation was only warned (`defaultClass.mode: warn`).
+pub fn check_default_class_unchecked(
+    settings: &Settings,
+    object: &Value,
+    r: &ValidationResponse,
+) -> Outcome {
+    let rules = &settings.storage_classes.default_class;
+    let annotations = object.pointer("/metadata/annotations");
+    let default = [
+        "storageclass.kubernetes.io/is-default-class",
+        "storageclass.beta.kubernetes.io/is-default-class",
+    ]
+    .iter()
+    .any(|k| annotations.and_then(|a| a.get(k)) == Some(&Value::from("true")));
+    if !rules.unique || !default {
+        return Ok(());
+    }
+    match (rules.on_lookup_failure, rules.mode) {
+        (LookupFailure::Warn, _) => {
+            if warnings(r).iter().any(|w| {
+                w.contains("not checked against the cluster's other default StorageClasses")
+            }) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "accepted an unchecked default StorageClass without saying so: {:?}",
+                    r.warnings
+                ))
+            }
+        }
+        (LookupFailure::Reject, Mode::Enforce) => Err(
+            "accepted a default StorageClass that could not be checked (onLookupFailure: reject)"
+                .into(),
+        ),
+        (LookupFailure::Reject, Mode::Warn) => {
+            let warned = warnings(r).iter().any(|w| {
+                Violation::parse_warning(w)
+                    .is_some_and(|v| v.rule == rules::DEFAULT_CLASS_ON_LOOKUP_FAILURE)
+            });
+            if warned {
+                Ok(())
+            } else {
+                Err(format!(
+                    "defaultClass.mode warn: the failed lookup must be warned: {:?}",
+                    r.warnings
+                ))
+            }
+        }
     }
 }
 

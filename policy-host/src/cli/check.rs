@@ -116,6 +116,8 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 2.0)]
     timeout: f64,
     #[command(flatten)]
+    replay: super::ReplayArgs,
+    #[command(flatten)]
     cache: CacheArgs,
     /// Print the policy's log events on standard error
     #[arg(long)]
@@ -258,6 +260,7 @@ pub fn execute(args: &CheckArgs) -> CommandResult {
         timeout,
         log_to_stderr: args.policy_logs,
         cache_dir: args.cache.dir(),
+        replay: args.replay.session()?,
         ..HostOptions::default()
     };
     let loading = Instant::now();

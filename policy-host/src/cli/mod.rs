@@ -232,6 +232,28 @@ pub struct CacheArgs {
     pub no_cache: bool,
 }
 
+/// Answers to the policy's context-aware host calls, shared by `run` and
+/// `check`.
+#[derive(clap::Args, Debug, Default)]
+pub struct ReplayArgs {
+    /// Answer the policy's Kubernetes host calls (context-aware rules) from
+    /// this session file, in the format of kwctl's flag of the same name (a
+    /// YAML list of `type: Exchange` with `request` and `response`). The
+    /// module's contextAwareResources are granted. Without it, these calls
+    /// fail as on a policy-server with no cluster connection
+    #[arg(long, value_name = "FILE")]
+    pub replay_host_capabilities_interactions: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    pub fn session(&self) -> crate::Result<Option<std::sync::Arc<crate::replay::ReplaySession>>> {
+        self.replay_host_capabilities_interactions
+            .as_deref()
+            .map(|path| crate::replay::ReplaySession::load(path).map(std::sync::Arc::new))
+            .transpose()
+    }
+}
+
 impl CacheArgs {
     /// `--cache-dir`, none with `--no-cache`, else the user's cache folder
     /// when it can be created.

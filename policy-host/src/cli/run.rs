@@ -32,6 +32,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub timeout: f64,
     #[command(flatten)]
+    pub replay: super::ReplayArgs,
+    #[command(flatten)]
     pub cache: super::CacheArgs,
     /// The annotated wasm module
     pub module: PathBuf,
@@ -42,6 +44,7 @@ pub fn execute(args: &RunArgs) -> CommandResult {
     let options = HostOptions {
         timeout: deadline(args.timeout)?,
         cache_dir: args.cache.dir(),
+        replay: args.replay.session()?,
         ..HostOptions::default()
     };
     let request = read_request(&args.request_path)?;
