@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::daemonset;
+use crate::daemonset::ephemeral_containers;
 use crate::exemptions::{self, Requester};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
@@ -21,12 +22,20 @@ pub enum Target {
     DaemonSet,
     StorageClass,
     CsiDriver,
+    /// A Pod's `ephemeralcontainers` subresource (debug containers).
+    EphemeralContainers,
 }
 
 impl Target {
-    fn of(group: &str, kind: &str) -> Option<Self> {
+    fn of(group: &str, kind: &str, sub_resource: &str) -> Option<Self> {
         match (group, kind) {
             ("apps", "DaemonSet") => Some(Self::DaemonSet),
+            // Since Kubernetes 1.22 the subresource takes and sends the whole
+            // Pod (`kind` and `requestKind` core/v1 Pod); only that
+            // subresource adds containers, plain Pods are not targeted.
+            ("", "Pod") if sub_resource == "ephemeralcontainers" => {
+                Some(Self::EphemeralContainers)
+            }
             ("storage.k8s.io", "StorageClass") => Some(Self::StorageClass),
             ("storage.k8s.io", "CSIDriver") => Some(Self::CsiDriver),
             _ => None,
@@ -38,6 +47,7 @@ impl Target {
             Self::DaemonSet => "DaemonSet",
             Self::StorageClass => "StorageClass",
             Self::CsiDriver => "CSIDriver",
+            Self::EphemeralContainers => "Pod",
         }
     }
 }
@@ -117,7 +127,8 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     let request = payload.request;
     let group = request.kind.group.as_deref().unwrap_or("");
     let kind = request.kind.kind.as_deref().unwrap_or("");
-    let Some(target) = Target::of(group, kind) else {
+    let sub_resource = request.sub_resource.as_deref().unwrap_or("");
+    let Some(target) = Target::of(group, kind, sub_resource) else {
         return accept(Vec::new(), None);
     };
     let Some(operation) = Operation::judged(request.operation.as_deref()) else {
@@ -126,16 +137,12 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     // `daemonsets/status` and the like cannot change the pod template or a
     // storage object's spec (the API server's status strategies reset
     // everything else), so they are let through without being read.
-    if request
-        .sub_resource
-        .as_deref()
-        .is_some_and(|s| !s.is_empty())
-    {
+    if !sub_resource.is_empty() && target != Target::EphemeralContainers {
         return accept(Vec::new(), None);
     }
     let settings = payload.settings.map_or("{}", RawValue::get);
     let sections = policy::Sections {
-        daemon_sets: target == Target::DaemonSet,
+        daemon_sets: matches!(target, Target::DaemonSet | Target::EphemeralContainers),
         storage_classes: target == Target::StorageClass,
     };
     let policy = match policy::load_for(settings.as_bytes(), sections) {
@@ -193,7 +200,7 @@ fn evaluate(
     let requester = Requester {
         namespace: &namespace,
         name: &name,
-        namespaced: target == Target::DaemonSet,
+        namespaced: matches!(target, Target::DaemonSet | Target::EphemeralContainers),
         username: user_info.username.as_deref().unwrap_or(""),
         groups: &groups,
     };
@@ -254,6 +261,12 @@ fn evaluate(
             csi_driver::evaluate(&object, old, &policy.drivers),
             policy.drivers.mode,
         ),
+        Target::EphemeralContainers => {
+            match ephemeral_containers::evaluate(&mut object, old, &policy.daemon_sets) {
+                Some(findings) => (findings, policy.daemon_sets.mode),
+                None => return accept(Vec::new(), None),
+            }
+        }
     };
     verdict(target, &requester, findings, mode, object)
 }
@@ -290,6 +303,9 @@ fn judged_fields_unchanged(
                     .iter()
                     .all(|k| metadata_field(object, k) == metadata_field(old, k))
         }
+        // The subresource changes only the ephemeral containers, and those
+        // are compared one by one.
+        Target::EphemeralContainers => false,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct DaemonSetRules {
     pub host_paths: HostPathRules,
     pub tolerations: TolerationRules,
     pub allow_node_name: bool,
+    /// `daemonSets.ephemeralContainers.allPods`.
+    pub ephemeral_all_pods: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -67,6 +69,7 @@ impl Policy {
                 host_paths: HostPathRules::compile(ds.host_paths, &mut errors),
                 tolerations: TolerationRules::compile(ds.tolerations, &mut errors),
                 allow_node_name: ds.allow_node_name,
+                ephemeral_all_pods: ds.ephemeral_containers.all_pods,
             }
         } else {
             DaemonSetRules::default()
