@@ -350,6 +350,7 @@ fn generators_cover_every_kind_of_verdict() {
         if r.mutated_object.is_some() {
             bump(match case.kind {
                 Kind::DaemonSet => "mutated DaemonSet",
+                Kind::Pod => "mutated Pod",
                 _ => "mutated StorageClass",
             });
         }
@@ -382,6 +383,7 @@ fn generators_cover_every_kind_of_verdict() {
         ("rejected", 60),
         ("mutated DaemonSet", 10),
         ("mutated StorageClass", 10),
+        ("mutated Pod", 2),
         ("warned", 20),
         ("exempted", 5),
         ("accepted hostPath", 10),

@@ -206,6 +206,8 @@ pub const FORBIDDEN_PATHS: &[&str] = &[
 ];
 
 pub const VOLUME_NAMES: &[&str] = &["v0", "v1", "v2", "v3"];
+pub const RECURSIVE_READ_ONLY: &[&str] = &["Required", "Preferred", "Ignore"];
+const MOUNT_RECURSIVE_READ_ONLY: &[&str] = &["IfPossible", "Enabled", "Disabled"];
 const PROPAGATIONS: &[&str] = &[
     "None",
     "HostToContainer",
@@ -620,8 +622,11 @@ fn volume_mount(g: &mut Gen, i: usize) -> Value {
             Value::from(g.pick_str(SUB_PATH_EXPRS)),
         );
     }
-    if g.chance(2) {
-        m.insert("recursiveReadOnly".into(), Value::from("IfPossible"));
+    if g.chance(3) {
+        m.insert(
+            "recursiveReadOnly".into(),
+            garbled(g, |g| Value::from(g.pick_str(MOUNT_RECURSIVE_READ_ONLY))),
+        );
     }
     sprinkle_unknown(g, &mut m);
     Value::Object(m)
@@ -1151,6 +1156,16 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
                 if g.chance(4) {
                     a.insert("allowBidirectional".into(), Value::Bool(true));
                 }
+                if g.chance(4) {
+                    a.insert("allowHostToContainer".into(), Value::Bool(true));
+                }
+                if g.chance(6) {
+                    let bad: &[&str] = if v == Vocabulary::Any { &["IfPossible"] } else { &[] };
+                    a.insert(
+                        "recursiveReadOnly".into(),
+                        Value::from(entry(g, v, RECURSIVE_READ_ONLY, bad)),
+                    );
+                }
                 Value::Object(a)
             })
             .collect();
@@ -1185,6 +1200,12 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
         t.insert("mutate".into(), Value::Bool(g.chance(8)));
         d.insert("tolerations".into(), Value::Object(t));
         d.insert("allowNodeName".into(), Value::Bool(g.chance(4)));
+        if g.chance(4) {
+            d.insert(
+                "ephemeralContainers".into(),
+                json!({"allPods": g.chance(8)}),
+            );
+        }
         s.insert("daemonSets".into(), Value::Object(d));
     }
     if g.chance(12) {
@@ -1293,6 +1314,8 @@ pub enum Kind {
     DaemonSet,
     StorageClass,
     CsiDriver,
+    /// A Pod through its `ephemeralcontainers` subresource.
+    Pod,
 }
 
 impl Kind {
@@ -1301,6 +1324,7 @@ impl Kind {
             Kind::DaemonSet => ("apps", "DaemonSet"),
             Kind::StorageClass => ("storage.k8s.io", "StorageClass"),
             Kind::CsiDriver => ("storage.k8s.io", "CSIDriver"),
+            Kind::Pod => ("", "Pod"),
         }
     }
 }
@@ -1344,7 +1368,12 @@ impl Case {
             "object": self.object,
             "oldObject": self.old_object,
         });
-        if self.kind == Kind::DaemonSet
+        if self.kind == Kind::Pod
+            && let Value::Object(r) = &mut request
+        {
+            r.insert("subResource".into(), Value::from("ephemeralcontainers"));
+        }
+        if matches!(self.kind, Kind::DaemonSet | Kind::Pod)
             && let (Some(ns), Value::Object(r)) = (
                 metadata
                     .and_then(|m| m.get("namespace"))
@@ -1387,21 +1416,80 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
         Kind::DaemonSet => daemon_set(g),
         Kind::StorageClass => storage_class(g),
         Kind::CsiDriver => csi_driver(g),
+        Kind::Pod => pod(g),
     }
+}
+
+/// A running Pod: a generated DaemonSet's pod template as its spec, a
+/// controller owner (a DaemonSet, another kind, or none) and debug
+/// containers (`kubectl debug` shape) mounting its volumes.
+pub fn pod(g: &mut Gen) -> Value {
+    let ds = daemon_set(g);
+    let mut spec = match ds.pointer("/spec/template/spec") {
+        Some(Value::Object(spec)) => spec.clone(),
+        _ => Map::new(),
+    };
+    let n = g.count(3);
+    let debug: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut c = container(g, &format!("debugger-{i}"));
+            if let Value::Object(c) = &mut c {
+                c.insert("stdin".into(), Value::Bool(true));
+                c.insert("tty".into(), Value::Bool(true));
+                c.insert("targetContainerName".into(), Value::from("containers-0"));
+            }
+            c
+        })
+        .collect();
+    spec.insert("ephemeralContainers".into(), garble(g, Value::Array(debug)));
+    let owner = match g.below(4) {
+        0 => json!([]),
+        1 => json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "agent-5d9c7f", "uid": "u1", "controller": true}]),
+        2 => json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": g.chance(4)}]),
+        _ => json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": true, "blockOwnerDeletion": true}]),
+    };
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), Value::from("agent-x7k2q"));
+    metadata.insert("namespace".into(), Value::from(g.pick_str(DS_NAMESPACES)));
+    metadata.insert("ownerReferences".into(), garble(g, owner));
+    sprinkle_unknown(g, &mut metadata);
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": {"phase": "Running"}})
+}
+
+/// The stored Pod before a debug session: the first `k` debug containers.
+fn pod_before(g: &mut Gen, pod: &Value) -> Value {
+    let mut old = pod.clone();
+    if let Some(Value::Array(debug)) = old.pointer_mut("/spec/ephemeralContainers") {
+        let k = g.below(debug.len() + 1);
+        debug.truncate(k);
+    }
+    old
 }
 
 /// A request of `kind` (any kind when `None`), CREATE or UPDATE, judged
 /// with valid settings.
 pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     let settings = valid_settings(g);
-    let kind = kind.unwrap_or_else(|| match g.below(4) {
+    let kind = kind.unwrap_or_else(|| match g.below(5) {
         0 | 1 => Kind::DaemonSet,
         2 => Kind::StorageClass,
-        _ => Kind::CsiDriver,
+        3 => Kind::CsiDriver,
+        _ => Kind::Pod,
     });
-    let operation = if g.chance(5) { "UPDATE" } else { "CREATE" };
+    // The subresource takes only UPDATE.
+    let operation = if kind == Kind::Pod || g.chance(5) {
+        "UPDATE"
+    } else {
+        "CREATE"
+    };
     let object = object_of(g, kind);
-    let old_object = if operation == "UPDATE" {
+    let old_object = if kind == Kind::Pod {
+        if g.chance(14) {
+            pod_before(g, &object)
+        } else {
+            Value::Null
+        }
+    } else if operation == "UPDATE" {
         match g.below(4) {
             0 => object.clone(),
             1 => Value::Null,
@@ -1459,6 +1547,7 @@ pub fn fixture_case(g: &mut Gen, fixtures: &[(String, Value)]) -> Option<Case> {
         "DaemonSet" => Kind::DaemonSet,
         "StorageClass" => Kind::StorageClass,
         "CSIDriver" => Kind::CsiDriver,
+        "Pod" if request.get("subResource")?.as_str()? == "ephemeralcontainers" => Kind::Pod,
         _ => return None,
     };
     let operation = match request.get("operation")?.as_str()? {
