@@ -33,9 +33,7 @@ impl Target {
             // Since Kubernetes 1.22 the subresource takes and sends the whole
             // Pod (`kind` and `requestKind` core/v1 Pod); only that
             // subresource adds containers, plain Pods are not targeted.
-            ("", "Pod") if sub_resource == "ephemeralcontainers" => {
-                Some(Self::EphemeralContainers)
-            }
+            ("", "Pod") if sub_resource == "ephemeralcontainers" => Some(Self::EphemeralContainers),
             ("storage.k8s.io", "StorageClass") => Some(Self::StorageClass),
             ("storage.k8s.io", "CSIDriver") => Some(Self::CsiDriver),
             _ => None,

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use super::apply_to_pod_spec;
 use super::host_paths::{self, Container};
-use super::{Edit, apply_to_pod_spec};
 use crate::fields::{self, each_object, object};
 use crate::policy::DaemonSetRules;
 use crate::rules::UNREADABLE;
@@ -46,7 +46,8 @@ pub fn evaluate(
                 &format!("{SPEC}.{LIST}"),
                 &mut findings,
                 |index, path, container, findings| {
-                    let name = fields::string(container, "name", || format!("{path}.name"), findings);
+                    let name =
+                        fields::string(container, "name", || format!("{path}.name"), findings);
                     // The API server forbids changing or removing an
                     // ephemeral container once added
                     // (`pkg/apis/core/validation/validation.go`,
@@ -115,14 +116,22 @@ fn controlled_by_daemon_set(pod: &Map<String, Value>, findings: &mut Findings) -
         "metadata.ownerReferences",
         findings,
         |_, path, owner, findings| {
-            let controller =
-                fields::boolean(owner, "controller", || format!("{path}.controller"), findings);
+            let controller = fields::boolean(
+                owner,
+                "controller",
+                || format!("{path}.controller"),
+                findings,
+            );
             if controller != Ok(Some(true)) {
                 return;
             }
             let kind = fields::string(owner, "kind", || format!("{path}.kind"), findings);
-            let api_version =
-                fields::string(owner, "apiVersion", || format!("{path}.apiVersion"), findings);
+            let api_version = fields::string(
+                owner,
+                "apiVersion",
+                || format!("{path}.apiVersion"),
+                findings,
+            );
             if kind == Ok(Some("DaemonSet"))
                 && api_version.is_ok_and(|v| v.is_some_and(|v| v.split('/').next() == Some("apps")))
             {
@@ -217,7 +226,9 @@ mod tests {
         });
         assert_rejected(
             &evaluate(&request, settings),
-            &["metadata.ownerReferences=\"fluent-bit\": expected a list, found a string [readable object]"],
+            &[
+                "metadata.ownerReferences=\"fluent-bit\": expected a list, found a string [readable object]",
+            ],
         );
     }
 

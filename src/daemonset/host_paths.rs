@@ -1197,9 +1197,9 @@ mod tests {
         assert_violations(
             &response,
             1,
-            &[
-                &format!("containers[0].volumeMounts[1].recursiveReadOnly={value}: /var/log is under /var/log, which requires recursive read-only: the mount must set recursiveReadOnly: IfPossible or Enabled [daemonSets.hostPaths.allowed]"),
-            ],
+            &[&format!(
+                "containers[0].volumeMounts[1].recursiveReadOnly={value}: /var/log is under /var/log, which requires recursive read-only: the mount must set recursiveReadOnly: IfPossible or Enabled [daemonSets.hostPaths.allowed]"
+            )],
         );
     }
 
@@ -1228,9 +1228,9 @@ mod tests {
         }
         assert_eq!(response.mutated_object, Some(expected));
         assert!(
-            warnings(&response)
-                .iter()
-                .any(|w| w.contains("(volume varlog, /var/log) set to recursiveReadOnly: IfPossible: /var/log")),
+            warnings(&response).iter().any(|w| w.contains(
+                "(volume varlog, /var/log) set to recursiveReadOnly: IfPossible: /var/log"
+            )),
             "{:?}",
             response.warnings
         );
@@ -1246,12 +1246,18 @@ mod tests {
         #[case] mutate: bool,
         #[case] mount: Value,
     ) {
-        assert_accepted_untouched(&evaluate(&fluent_bit_var_log(mount), var_log(entry, mutate)));
+        assert_accepted_untouched(&evaluate(
+            &fluent_bit_var_log(mount),
+            var_log(entry, mutate),
+        ));
     }
 
     #[test]
     fn a_read_write_mount_of_a_read_write_prefix_is_not_asked_for_recursion() {
-        let settings = var_log(json!({"readOnly": false, "recursiveReadOnly": "Required"}), true);
+        let settings = var_log(
+            json!({"readOnly": false, "recursiveReadOnly": "Required"}),
+            true,
+        );
         assert_accepted_untouched(&evaluate(&fluent_bit_var_log(json!({})), settings));
     }
 
@@ -1273,8 +1279,13 @@ mod tests {
     #[test]
     fn required_on_a_read_only_prefix_refuses_propagation_grants() {
         assert_settings_refused(
-            &var_log(json!({"recursiveReadOnly": "Required", "allowHostToContainer": true}), false),
-            &["daemonSets.hostPaths.allowed[0].recursiveReadOnly: Required on a read-only prefix cannot be combined with allowBidirectional or allowHostToContainer"],
+            &var_log(
+                json!({"recursiveReadOnly": "Required", "allowHostToContainer": true}),
+                false,
+            ),
+            &[
+                "daemonSets.hostPaths.allowed[0].recursiveReadOnly: Required on a read-only prefix cannot be combined with allowBidirectional or allowHostToContainer",
+            ],
         );
         assert_settings_refused(
             &var_log(json!({"recursiveReadOnly": "Always"}), false),

@@ -1160,7 +1160,11 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
                     a.insert("allowHostToContainer".into(), Value::Bool(true));
                 }
                 if g.chance(6) {
-                    let bad: &[&str] = if v == Vocabulary::Any { &["IfPossible"] } else { &[] };
+                    let bad: &[&str] = if v == Vocabulary::Any {
+                        &["IfPossible"]
+                    } else {
+                        &[]
+                    };
                     a.insert(
                         "recursiveReadOnly".into(),
                         Value::from(entry(g, v, RECURSIVE_READ_ONLY, bad)),
@@ -1444,9 +1448,15 @@ pub fn pod(g: &mut Gen) -> Value {
     spec.insert("ephemeralContainers".into(), garble(g, Value::Array(debug)));
     let owner = match g.below(4) {
         0 => json!([]),
-        1 => json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "agent-5d9c7f", "uid": "u1", "controller": true}]),
-        2 => json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": g.chance(4)}]),
-        _ => json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": true, "blockOwnerDeletion": true}]),
+        1 => {
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "agent-5d9c7f", "uid": "u1", "controller": true}])
+        }
+        2 => {
+            json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": g.chance(4)}])
+        }
+        _ => {
+            json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": true, "blockOwnerDeletion": true}])
+        }
     };
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::from("agent-x7k2q"));
