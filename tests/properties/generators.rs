@@ -1428,12 +1428,8 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
 /// controller owner (a DaemonSet, another kind, or none) and debug
 /// containers (`kubectl debug` shape) mounting its volumes.
 pub fn pod(g: &mut Gen) -> Value {
-    let ds = daemon_set(g);
-    let mut spec = match ds.pointer("/spec/template/spec") {
-        Some(Value::Object(spec)) => spec.clone(),
-        _ => Map::new(),
-    };
-    let n = g.count(3);
+    // The debug containers first: the source may run dry in the template.
+    let n = g.count(2) + 1;
     let debug: Vec<Value> = (0..n)
         .map(|i| {
             let mut c = container(g, &format!("debugger-{i}"));
@@ -1445,7 +1441,7 @@ pub fn pod(g: &mut Gen) -> Value {
             c
         })
         .collect();
-    spec.insert("ephemeralContainers".into(), garble(g, Value::Array(debug)));
+    let debug = garble(g, Value::Array(debug));
     let owner = match g.below(4) {
         0 => json!([]),
         1 => {
@@ -1458,6 +1454,12 @@ pub fn pod(g: &mut Gen) -> Value {
             json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": true, "blockOwnerDeletion": true}])
         }
     };
+    let ds = daemon_set(g);
+    let mut spec = match ds.pointer("/spec/template/spec") {
+        Some(Value::Object(spec)) => spec.clone(),
+        _ => Map::new(),
+    };
+    spec.insert("ephemeralContainers".into(), debug);
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::from("agent-x7k2q"));
     metadata.insert("namespace".into(), Value::from(g.pick_str(DS_NAMESPACES)));
@@ -1480,10 +1482,10 @@ fn pod_before(g: &mut Gen, pod: &Value) -> Value {
 /// with valid settings.
 pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     let settings = valid_settings(g);
-    let kind = kind.unwrap_or_else(|| match g.below(5) {
-        0 | 1 => Kind::DaemonSet,
-        2 => Kind::StorageClass,
-        3 => Kind::CsiDriver,
+    let kind = kind.unwrap_or_else(|| match g.below(8) {
+        0..=3 => Kind::DaemonSet,
+        4 | 5 => Kind::StorageClass,
+        6 => Kind::CsiDriver,
         _ => Kind::Pod,
     });
     // The subresource takes only UPDATE.
@@ -1494,7 +1496,7 @@ pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     };
     let object = object_of(g, kind);
     let old_object = if kind == Kind::Pod {
-        if g.chance(14) {
+        if g.chance(8) {
             pod_before(g, &object)
         } else {
             Value::Null
