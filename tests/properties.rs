@@ -1101,3 +1101,69 @@ proptest! {
         prop_assert_eq!(Rejection::parse(&rejection.to_string()), Some(rejection));
     }
 }
+
+/// The oracle itself knows the propagation grants and recursive read-only:
+/// it refuses, as accepted, what the rules must refuse, and the policy
+/// refuses it too.
+#[test]
+fn the_oracle_knows_recursive_read_only_and_host_to_container() {
+    let parse = |s: &Value| {
+        daemonset_csi_policy::policy::parse_settings(s.to_string().as_bytes()).expect("settings")
+    };
+    let mut object = daemon_set_with_paths(&["/var/log".to_string()]);
+    let mount = "/spec/template/spec/containers/0/volumeMounts/0";
+    if let Some(Value::Object(m)) = object.pointer_mut(mount) {
+        m.insert("mountPropagation".into(), json!("HostToContainer"));
+    }
+    for (entry, refused) in [
+        (json!({"pathPrefix": "/var/log"}), true),
+        (
+            json!({"pathPrefix": "/var/log", "allowHostToContainer": true}),
+            false,
+        ),
+        (
+            json!({"pathPrefix": "/var/log", "allowBidirectional": true}),
+            false,
+        ),
+        (
+            json!({"pathPrefix": "/var/log", "allowHostToContainer": true, "recursiveReadOnly": "Required"}),
+            true,
+        ),
+        (
+            json!({"pathPrefix": "/var/log", "allowHostToContainer": true, "recursiveReadOnly": "Preferred"}),
+            false,
+        ),
+    ] {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [entry]}}});
+        let oracle = oracle::check_accepted_daemon_set(&parse(&settings), &object);
+        assert_eq!(oracle.is_err(), refused, "{entry}: {oracle:?}");
+        let case = Case {
+            object: object.clone(),
+            ..daemon_set_case(&[], settings)
+        };
+        assert_eq!(oracle::run(&case).accepted, !refused, "{entry}");
+    }
+    let pod = |name: &str| {
+        let path = format!(
+            "{}/../test_data/requests/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let path = path.replace("/../test_data", "/test_data");
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        serde_json::from_str::<Value>(&text).expect("json")
+    };
+    let request = pod("pod-fluent-bit-debug-rw-varlog.json");
+    let read_only = json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "/var/log", "readOnly": true}]}}});
+    let read_write =
+        json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "/var/log"}]}}});
+    let check = |s: &Value| {
+        oracle::check_accepted_pod(&parse(s), &request["object"], &request["oldObject"])
+    };
+    assert!(check(&read_only).is_err());
+    assert_eq!(check(&read_write), Ok(()));
+    // The session already in oldObject is not judged again.
+    assert_eq!(
+        oracle::check_accepted_pod(&parse(&read_only), &request["object"], &request["object"]),
+        Ok(())
+    );
+}
