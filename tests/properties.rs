@@ -1144,11 +1144,7 @@ fn the_oracle_knows_recursive_read_only_and_host_to_container() {
         assert_eq!(oracle::run(&case).accepted, !refused, "{entry}");
     }
     let pod = |name: &str| {
-        let path = format!(
-            "{}/../test_data/requests/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let path = path.replace("/../test_data", "/test_data");
+        let path = format!("{}/test_data/requests/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("fixture");
         serde_json::from_str::<Value>(&text).expect("json")
     };
