@@ -48,7 +48,7 @@ fn the_committed_artifacthub_pkg_is_up_to_date() {
     );
     assert_eq!(
         pkg["annotations"]["kubewarden/resources"].as_str(),
-        Some("DaemonSet, StorageClass, CSIDriver")
+        Some("DaemonSet, StorageClass, CSIDriver, Pod")
     );
     let rules: serde_yaml::Value = serde_yaml::from_str(
         pkg["annotations"]["kubewarden/rules"]
