@@ -22,9 +22,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use generators::{
-    Bytes, Case, FORBIDDEN_PATHS, Gen, Kind, PATH_SEGMENTS, PREFIXES, Vocabulary,
-    daemon_set_with_paths, host_path, respell, settings, settings_are_valid, shuffle_lists,
-    valid_settings, with_mode,
+    Bytes, Case, FORBIDDEN_PATHS, Gen, Kind, PATH_SEGMENTS, PREFIXES, RECURSIVE_READ_ONLY,
+    Vocabulary, daemon_set_with_paths, host_path, respell, settings, settings_are_valid,
+    shuffle_lists, valid_settings, with_mode,
 };
 use oracle::{ref_glob, ref_node_resolved, ref_segments, rule_of, violations};
 
@@ -171,6 +171,44 @@ proptest! {
         let mut source = Bytes::new(&seed);
         let mut g = Gen::new(&mut source);
         prop_assert_eq!(oracle::check_case(&case, &mut g), Ok(()));
+    }
+
+    /// One hostPath mount under one allowed prefix, with every mix of
+    /// propagation, `readOnly`, `recursiveReadOnly` and the prefix's grants
+    /// and demand: an accepted one satisfies the oracle (grants, recursive
+    /// read-only), a mutation is valid and idempotent.
+    #[test]
+    fn propagation_and_recursion_follow_the_grants(seed in bytes()) {
+        let case = generate(&seed, |g| {
+            let prefix = g.pick_str(&PREFIXES[..4]);
+            let mut entry = serde_json::Map::new();
+            entry.insert("pathPrefix".into(), json!(prefix));
+            for key in ["readOnly", "allowBidirectional", "allowHostToContainer"] {
+                entry.insert(key.into(), json!(g.chance(6)));
+            }
+            entry.insert("recursiveReadOnly".into(), json!(g.pick_str(RECURSIVE_READ_ONLY)));
+            let settings = json!({"daemonSets": {"hostPaths": {"mutate": g.chance(8), "allowed": [entry]}}});
+            let mut object = daemon_set_with_paths(&[prefix]);
+            if let Some(serde_json::Value::Object(m)) = object.pointer_mut("/spec/template/spec/containers/0/volumeMounts/0") {
+                match g.below(3) {
+                    0 => { m.remove("readOnly"); }
+                    1 => { m.insert("readOnly".into(), json!(false)); }
+                    _ => {}
+                }
+                if let Some(p) = g.pick(&["None", "HostToContainer", "Bidirectional", ""]) && !p.is_empty() {
+                    m.insert("mountPropagation".into(), json!(p));
+                }
+                if let Some(x) = g.pick(&["IfPossible", "Enabled", "Disabled", ""]) && !x.is_empty() {
+                    m.insert("recursiveReadOnly".into(), json!(x));
+                }
+            }
+            Case { object, ..daemon_set_case(&[], settings) }
+        });
+        prop_assume!(settings_are_valid(&case.settings));
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_mutation(&case, &r), Ok(()));
     }
 
     /// No spelling (`//`, `/./`, trailing `/`, mixed) changes a verdict: a
