@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::daemonset;
+use crate::daemonset::ephemeral_containers;
 use crate::exemptions::{self, Requester};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
@@ -24,12 +25,18 @@ pub enum Target {
     CsiDriver,
     PersistentVolume,
     VolumeAttributesClass,
+    /// A Pod's `ephemeralcontainers` subresource (debug containers).
+    EphemeralContainers,
 }
 
 impl Target {
-    fn of(group: &str, kind: &str) -> Option<Self> {
+    fn of(group: &str, kind: &str, sub_resource: &str) -> Option<Self> {
         match (group, kind) {
             ("apps", "DaemonSet") => Some(Self::DaemonSet),
+            // Since Kubernetes 1.22 the subresource takes and sends the whole
+            // Pod (`kind` and `requestKind` core/v1 Pod); only that
+            // subresource adds containers, plain Pods are not targeted.
+            ("", "Pod") if sub_resource == "ephemeralcontainers" => Some(Self::EphemeralContainers),
             ("storage.k8s.io", "StorageClass") => Some(Self::StorageClass),
             ("storage.k8s.io", "CSIDriver") => Some(Self::CsiDriver),
             ("", "PersistentVolume") => Some(Self::PersistentVolume),
@@ -45,6 +52,7 @@ impl Target {
             Self::CsiDriver => "CSIDriver",
             Self::PersistentVolume => "PersistentVolume",
             Self::VolumeAttributesClass => "VolumeAttributesClass",
+            Self::EphemeralContainers => "Pod",
         }
     }
 }
@@ -131,7 +139,8 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
     let request = payload.request;
     let group = request.kind.group.as_deref().unwrap_or("");
     let kind = request.kind.kind.as_deref().unwrap_or("");
-    let Some(target) = Target::of(group, kind) else {
+    let sub_resource = request.sub_resource.as_deref().unwrap_or("");
+    let Some(target) = Target::of(group, kind, sub_resource) else {
         return accept(Vec::new(), None);
     };
     let Some(operation) = Operation::judged(request.operation.as_deref()) else {
@@ -140,16 +149,12 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
     // `daemonsets/status` and the like cannot change the pod template or a
     // storage object's spec (the API server's status strategies reset
     // everything else), so they are let through without being read.
-    if request
-        .sub_resource
-        .as_deref()
-        .is_some_and(|s| !s.is_empty())
-    {
+    if !sub_resource.is_empty() && target != Target::EphemeralContainers {
         return accept(Vec::new(), None);
     }
     let settings = payload.settings.map_or("{}", RawValue::get);
     let sections = policy::Sections {
-        daemon_sets: target == Target::DaemonSet,
+        daemon_sets: matches!(target, Target::DaemonSet | Target::EphemeralContainers),
         // PersistentVolumes read storageClasses too: in-tree sources and
         // secret namespaces follow the StorageClass rules.
         storage_classes: matches!(target, Target::StorageClass | Target::PersistentVolume),
@@ -213,7 +218,7 @@ fn evaluate(
     let requester = Requester {
         namespace: &namespace,
         name: &name,
-        namespaced: target == Target::DaemonSet,
+        namespaced: matches!(target, Target::DaemonSet | Target::EphemeralContainers),
         username,
         groups: &groups,
     };
@@ -311,6 +316,12 @@ fn evaluate(
             ),
             policy.volume_attributes_classes.mode,
         ),
+        Target::EphemeralContainers => {
+            match ephemeral_containers::evaluate(&mut object, old, &policy.daemon_sets) {
+                Some(findings) => (findings, policy.daemon_sets.mode),
+                None => return accept(Vec::new(), None),
+            }
+        }
     };
     let mut response = verdict(target, &requester, findings, mode, object);
     // Warnings of rules with a mode of their own, whatever the verdict.
@@ -355,6 +366,9 @@ fn judged_fields_unchanged(
                     .iter()
                     .all(|k| metadata_field(object, k) == metadata_field(old, k))
         }
+        // The subresource changes only the ephemeral containers, and those
+        // are compared one by one.
+        Target::EphemeralContainers => false,
     }
 }
 

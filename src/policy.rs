@@ -27,6 +27,8 @@ pub struct DaemonSetRules {
     pub allow_node_name: bool,
     pub ephemeral_volumes: crate::settings::EphemeralVolumeSettings,
     pub image_volumes: ImageVolumeRules,
+    /// `daemonSets.ephemeralContainers.allPods`.
+    pub ephemeral_all_pods: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -86,6 +88,7 @@ impl Policy {
                     ds.ephemeral_volumes
                 },
                 image_volumes: ImageVolumeRules::compile(ds.image_volumes, &mut errors),
+                ephemeral_all_pods: ds.ephemeral_containers.all_pods,
             }
         } else {
             DaemonSetRules::default()

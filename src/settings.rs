@@ -160,6 +160,26 @@ pub struct DaemonSetSettings {
     pub allow_node_name: bool,
     pub ephemeral_volumes: EphemeralVolumeSettings,
     pub image_volumes: ImageVolumeSettings,
+    /// Debug containers added to running Pods (`pods/ephemeralcontainers`).
+    pub ephemeral_containers: EphemeralContainerSettings,
+}
+
+/// Ephemeral containers are added to a running Pod by an UPDATE of its
+/// `ephemeralcontainers` subresource (`kubectl debug`); their mounts of the
+/// Pod's hostPath volumes are judged with `hostPaths`.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct EphemeralContainerSettings {
+    /// Judge the debug containers of every Pod, not only of the Pods a
+    /// DaemonSet controls: the Pod's hostPath volumes passed some admission
+    /// already, the new mounts did not.
+    pub all_pods: bool,
+}
+
+impl Default for EphemeralContainerSettings {
+    fn default() -> Self {
+        Self { all_pods: true }
+    }
 }
 
 impl Default for DaemonSetSettings {
@@ -171,6 +191,7 @@ impl Default for DaemonSetSettings {
             allow_node_name: false,
             ephemeral_volumes: EphemeralVolumeSettings::default(),
             image_volumes: ImageVolumeSettings::default(),
+            ephemeral_containers: EphemeralContainerSettings::default(),
         }
     }
 }
@@ -296,8 +317,27 @@ pub struct AllowedHostPath {
     /// Allowed `hostPath.type` values (`""` is the unset type). Absent: any.
     pub types: Option<Vec<String>>,
     /// Allow `mountPropagation: Bidirectional` (CSI node plugins on
-    /// `/var/lib/kubelet`).
+    /// `/var/lib/kubelet`); implies `allowHostToContainer`.
     pub allow_bidirectional: bool,
+    /// Allow `mountPropagation: HostToContainer`: mounts the host makes
+    /// below the path later appear in the container.
+    pub allow_host_to_container: bool,
+    /// Whether read-only mounts must be recursively read-only
+    /// (`recursiveReadOnly: IfPossible` or `Enabled`).
+    pub recursive_read_only: RecursiveReadOnly,
+}
+
+/// What a prefix asks of its read-only mounts' `recursiveReadOnly`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum RecursiveReadOnly {
+    /// No demand.
+    #[default]
+    Ignore,
+    /// Set `IfPossible` when `hostPaths.mutate` is on; never a violation.
+    Preferred,
+    /// A read-only mount without `IfPossible` or `Enabled` is a violation
+    /// (mutation sets `IfPossible`).
+    Required,
 }
 
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]

@@ -22,9 +22,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use generators::{
-    Bytes, Case, FORBIDDEN_PATHS, Gen, Kind, PATH_SEGMENTS, PREFIXES, Vocabulary,
-    daemon_set_with_paths, host_path, respell, settings, settings_are_valid, shuffle_lists,
-    valid_settings, with_mode,
+    Bytes, Case, FORBIDDEN_PATHS, Gen, Kind, PATH_SEGMENTS, PREFIXES, RECURSIVE_READ_ONLY,
+    Vocabulary, daemon_set_with_paths, host_path, respell, settings, settings_are_valid,
+    shuffle_lists, valid_settings, with_mode,
 };
 use oracle::{ref_glob, ref_node_resolved, ref_segments, rule_of, violations};
 
@@ -155,6 +155,60 @@ proptest! {
         let r = oracle::run(&case);
         prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
         prop_assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+    }
+
+    /// Debug containers (`pods/ephemeralcontainers`): an accepted request's
+    /// new ephemeral containers mount the hostPath volumes as a DaemonSet's
+    /// containers may; mutation is valid and idempotent; warn mirrors
+    /// enforce; settings order is irrelevant.
+    #[test]
+    fn debug_containers_respect_the_settings(case in cases(Some(Kind::Pod)), seed in bytes()) {
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
+        let enforced = case.with_settings(with_mode(&case.settings, "enforce"));
+        let r = oracle::run(&enforced);
+        prop_assert_eq!(oracle::check_semantics(&enforced, &r), Ok(()));
+        let mut source = Bytes::new(&seed);
+        let mut g = Gen::new(&mut source);
+        prop_assert_eq!(oracle::check_case(&case, &mut g), Ok(()));
+    }
+
+    /// One hostPath mount under one allowed prefix, with every mix of
+    /// propagation, `readOnly`, `recursiveReadOnly` and the prefix's grants
+    /// and demand: an accepted one satisfies the oracle (grants, recursive
+    /// read-only), a mutation is valid and idempotent.
+    #[test]
+    fn propagation_and_recursion_follow_the_grants(seed in bytes()) {
+        let case = generate(&seed, |g| {
+            let prefix = g.pick_str(&PREFIXES[..4]);
+            let mut entry = serde_json::Map::new();
+            entry.insert("pathPrefix".into(), json!(prefix));
+            for key in ["readOnly", "allowBidirectional", "allowHostToContainer"] {
+                entry.insert(key.into(), json!(g.chance(6)));
+            }
+            entry.insert("recursiveReadOnly".into(), json!(g.pick_str(RECURSIVE_READ_ONLY)));
+            let settings = json!({"daemonSets": {"hostPaths": {"mutate": g.chance(8), "allowed": [entry]}}});
+            let mut object = daemon_set_with_paths(&[prefix]);
+            if let Some(serde_json::Value::Object(m)) = object.pointer_mut("/spec/template/spec/containers/0/volumeMounts/0") {
+                match g.below(3) {
+                    0 => { m.remove("readOnly"); }
+                    1 => { m.insert("readOnly".into(), json!(false)); }
+                    _ => {}
+                }
+                if let Some(p) = g.pick(&["None", "HostToContainer", "Bidirectional", ""]) && !p.is_empty() {
+                    m.insert("mountPropagation".into(), json!(p));
+                }
+                if let Some(x) = g.pick(&["IfPossible", "Enabled", "Disabled", ""]) && !x.is_empty() {
+                    m.insert("recursiveReadOnly".into(), json!(x));
+                }
+            }
+            Case { object, ..daemon_set_case(&[], settings) }
+        });
+        prop_assume!(settings_are_valid(&case.settings));
+        let r = oracle::run(&case);
+        prop_assert_eq!(oracle::check_shape(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_semantics(&case, &r), Ok(()));
+        prop_assert_eq!(oracle::check_mutation(&case, &r), Ok(()));
     }
 
     /// No spelling (`//`, `/./`, trailing `/`, mixed) changes a verdict: a
@@ -355,6 +409,7 @@ fn generators_cover_every_kind_of_verdict() {
         if r.mutated_object.is_some() {
             bump(match case.kind {
                 Kind::DaemonSet => "mutated DaemonSet",
+                Kind::Pod => "mutated Pod",
                 _ => "mutated StorageClass",
             });
         }
@@ -1121,4 +1176,66 @@ fn regression_default_class_own_warn_mode() {
     assert!(warn.accepted && warned(&warn), "{warn:?}");
     let enforce = validate(enforce.to_string().as_bytes());
     assert!(!enforce.accepted && warned(&enforce), "{enforce:?}");
+}
+
+/// The oracle itself knows the propagation grants and recursive read-only:
+/// it refuses, as accepted, what the rules must refuse, and the policy
+/// refuses it too.
+#[test]
+fn the_oracle_knows_recursive_read_only_and_host_to_container() {
+    let parse = |s: &Value| {
+        daemonset_csi_policy::policy::parse_settings(s.to_string().as_bytes()).expect("settings")
+    };
+    let mut object = daemon_set_with_paths(&["/var/log".to_string()]);
+    let mount = "/spec/template/spec/containers/0/volumeMounts/0";
+    if let Some(Value::Object(m)) = object.pointer_mut(mount) {
+        m.insert("mountPropagation".into(), json!("HostToContainer"));
+    }
+    for (entry, refused) in [
+        (json!({"pathPrefix": "/var/log"}), true),
+        (
+            json!({"pathPrefix": "/var/log", "allowHostToContainer": true}),
+            false,
+        ),
+        (
+            json!({"pathPrefix": "/var/log", "allowBidirectional": true}),
+            false,
+        ),
+        (
+            json!({"pathPrefix": "/var/log", "allowHostToContainer": true, "recursiveReadOnly": "Required"}),
+            true,
+        ),
+        (
+            json!({"pathPrefix": "/var/log", "allowHostToContainer": true, "recursiveReadOnly": "Preferred"}),
+            false,
+        ),
+    ] {
+        let settings = json!({"daemonSets": {"hostPaths": {"allowed": [entry]}}});
+        let oracle = oracle::check_accepted_daemon_set(&parse(&settings), &object);
+        assert_eq!(oracle.is_err(), refused, "{entry}: {oracle:?}");
+        let case = Case {
+            object: object.clone(),
+            ..daemon_set_case(&[], settings)
+        };
+        assert_eq!(oracle::run(&case).accepted, !refused, "{entry}");
+    }
+    let pod = |name: &str| {
+        let path = format!("{}/test_data/requests/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        serde_json::from_str::<Value>(&text).expect("json")
+    };
+    let request = pod("pod-fluent-bit-debug-rw-varlog.json");
+    let read_only = json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "/var/log", "readOnly": true}]}}});
+    let read_write =
+        json!({"daemonSets": {"hostPaths": {"allowed": [{"pathPrefix": "/var/log"}]}}});
+    let check = |s: &Value| {
+        oracle::check_accepted_pod(&parse(s), &request["object"], &request["oldObject"])
+    };
+    assert!(check(&read_only).is_err());
+    assert_eq!(check(&read_write), Ok(()));
+    // The session already in oldObject is not judged again.
+    assert_eq!(
+        oracle::check_accepted_pod(&parse(&read_only), &request["object"], &request["object"]),
+        Ok(())
+    );
 }

@@ -37,9 +37,12 @@ fuzz_target!(|data: &[u8]| {
             "mutation on {operation:?}"
         );
         let kind = request.pointer("/kind/kind").and_then(Value::as_str);
+        // A Pod only through its ephemeralcontainers subresource.
+        let sub_resource = request.get("subResource").and_then(Value::as_str);
         assert!(
-            matches!(kind, Some("DaemonSet" | "StorageClass")),
-            "mutation of {kind:?}"
+            matches!(kind, Some("DaemonSet" | "StorageClass"))
+                || (kind == Some("Pod") && sub_resource == Some("ephemeralcontainers")),
+            "mutation of {kind:?} ({sub_resource:?})"
         );
     }
 });

@@ -48,7 +48,7 @@ fn the_committed_artifacthub_pkg_is_up_to_date() {
     );
     assert_eq!(
         pkg["annotations"]["kubewarden/resources"].as_str(),
-        Some("DaemonSet, StorageClass, CSIDriver, VolumeAttributesClass, PersistentVolume")
+        Some("DaemonSet, StorageClass, CSIDriver, VolumeAttributesClass, PersistentVolume, Pod")
     );
     let rules: serde_yaml::Value = serde_yaml::from_str(
         pkg["annotations"]["kubewarden/rules"]

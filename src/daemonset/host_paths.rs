@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{CONTAINER_LISTS, Edit, POD_SPEC};
 use crate::fields::{self, Reported, each_object, object, string};
 use crate::paths::{is_within, normalize_absolute, normalize_lexically, overlaps, segment_count};
-use crate::settings::HostPathSettings;
+use crate::settings::{HostPathSettings, RecursiveReadOnly};
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render, render_str};
 
@@ -34,6 +34,8 @@ pub struct AllowedPrefix {
     pub read_only: bool,
     types: Option<Vec<String>>,
     allow_bidirectional: bool,
+    allow_host_to_container: bool,
+    recursive_read_only: RecursiveReadOnly,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -109,12 +111,27 @@ impl HostPathRules {
                     }
                 }
             }
+            // A read-only prefix makes every mount read-only, `Required` makes
+            // those recursive, and the API server refuses `recursiveReadOnly`
+            // with any propagation but None: a propagation grant there could
+            // never be used.
+            if entry.read_only
+                && entry.recursive_read_only == RecursiveReadOnly::Required
+                && (entry.allow_bidirectional || entry.allow_host_to_container)
+            {
+                errors.add(
+                    format!("{path}.recursiveReadOnly"),
+                    "Required on a read-only prefix cannot be combined with allowBidirectional or allowHostToContainer: recursive read-only mounts take no propagation",
+                );
+            }
             allowed.push(AllowedPrefix {
                 segments: segment_count(&prefix),
                 prefix,
                 read_only: entry.read_only,
                 types: entry.types,
                 allow_bidirectional: entry.allow_bidirectional,
+                allow_host_to_container: entry.allow_host_to_container,
+                recursive_read_only: entry.recursive_read_only,
             });
         }
         Self {
@@ -164,67 +181,117 @@ struct HostVolume<'a> {
     rule: &'a AllowedPrefix,
 }
 
+/// A container whose mounts are judged: where it is in the pod spec.
+pub struct Container<'a> {
+    pub list: &'static str,
+    pub index: usize,
+    pub path: String,
+    pub spec: &'a Map<String, Value>,
+}
+
+/// Judges a DaemonSet's pod template: every hostPath volume, and every
+/// container's mounts of them.
 pub fn check(
     pod_spec: &Map<String, Value>,
     rules: &HostPathRules,
     findings: &mut Findings,
     edits: &mut Vec<Edit>,
 ) {
-    let volumes = allowed_volumes(pod_spec, rules, findings);
+    let volumes = allowed_volumes(pod_spec, POD_SPEC, None, rules, findings);
     if volumes.is_empty() {
         return;
     }
-    for &container_list in CONTAINER_LISTS {
-        let containers = format!("{POD_SPEC}.{container_list}");
+    for &list in CONTAINER_LISTS {
+        let containers = format!("{POD_SPEC}.{list}");
         each_object(
             pod_spec,
-            container_list,
+            list,
             &containers,
             findings,
-            |c, container_path, container, findings| {
-                let mounts = format!("{container_path}.volumeMounts");
-                each_object(
-                    container,
-                    "volumeMounts",
-                    &mounts,
-                    findings,
-                    |m, mount_path, mount, findings| {
-                        let Ok(Some(name)) =
-                            string(mount, "name", || format!("{mount_path}.name"), findings)
-                        else {
-                            return;
-                        };
-                        if let Some(volume) = volumes.get(name) {
-                            edits.extend(check_mount(
-                                mount,
-                                mount_path,
-                                name,
-                                volume,
-                                rules,
-                                findings,
-                                || Edit::MakeReadOnly {
-                                    container_list,
-                                    container: c,
-                                    mount: m,
-                                },
-                            ));
-                        }
-                    },
-                );
+            |index, path, spec, findings| {
+                let container = Container {
+                    list,
+                    index,
+                    path: path.to_string(),
+                    spec,
+                };
+                check_container(&container, &volumes, rules, findings, edits);
             },
         );
     }
 }
 
-/// Checks every hostPath volume and returns the allowed ones by name.
+/// Judges only `containers` of the pod spec at `spec_path` (a Pod's new
+/// debug containers): the hostPath volumes they mount, and their mounts.
+/// The other volumes are not judged: they are not what the request adds.
+pub fn check_containers(
+    pod_spec: &Map<String, Value>,
+    spec_path: &str,
+    containers: &[Container<'_>],
+    rules: &HostPathRules,
+    findings: &mut Findings,
+    edits: &mut Vec<Edit>,
+) {
+    let mounted: HashSet<&str> = containers
+        .iter()
+        .filter_map(|c| c.spec.get("volumeMounts")?.as_array())
+        .flatten()
+        .filter_map(|m| m.get("name")?.as_str())
+        .collect();
+    if mounted.is_empty() {
+        return;
+    }
+    let volumes = allowed_volumes(pod_spec, spec_path, Some(&mounted), rules, findings);
+    if volumes.is_empty() {
+        return;
+    }
+    for container in containers {
+        check_container(container, &volumes, rules, findings, edits);
+    }
+}
+
+fn check_container(
+    container: &Container<'_>,
+    volumes: &HashMap<&str, HostVolume<'_>>,
+    rules: &HostPathRules,
+    findings: &mut Findings,
+    edits: &mut Vec<Edit>,
+) {
+    let mounts = format!("{}.volumeMounts", container.path);
+    each_object(
+        container.spec,
+        "volumeMounts",
+        &mounts,
+        findings,
+        |m, mount_path, mount, findings| {
+            let Ok(Some(name)) = string(mount, "name", || format!("{mount_path}.name"), findings)
+            else {
+                return;
+            };
+            if let Some(volume) = volumes.get(name) {
+                let at = MountAt {
+                    container_list: container.list,
+                    container: container.index,
+                    mount: m,
+                };
+                check_mount(mount, mount_path, name, volume, rules, findings, at, edits);
+            }
+        },
+    );
+}
+
+/// Checks every hostPath volume (only those named in `only`, when given)
+/// and returns the allowed ones by name.
 fn allowed_volumes<'a>(
     pod_spec: &'a Map<String, Value>,
+    spec_path: &str,
+    only: Option<&HashSet<&str>>,
     rules: &'a HostPathRules,
     findings: &mut Findings,
 ) -> HashMap<&'a str, HostVolume<'a>> {
     let mut allowed = HashMap::new();
     let mut names = HashSet::new();
-    let volumes = format!("{POD_SPEC}.volumes");
+    let volumes = format!("{spec_path}.volumes");
     each_object(
         pod_spec,
         "volumes",
@@ -242,6 +309,14 @@ fn allowed_volumes<'a>(
                     UNREADABLE,
                     "volume name used twice: mounts cannot be tied to one volume",
                 ));
+            }
+            if let Some(only) = only
+                && !volume
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| only.contains(n))
+            {
+                return;
             }
             if let Some((name, host_volume)) = allowed_volume(volume, volume_path, rules, findings)
             {
@@ -433,6 +508,14 @@ fn join_below(base: &str, relative: &str) -> String {
     joined
 }
 
+/// Where a mount is, for the edits that fix it.
+#[derive(Debug, Clone, Copy)]
+struct MountAt {
+    container_list: &'static str,
+    container: usize,
+    mount: usize,
+}
+
 /// Judges one mount of an allowed hostPath volume by the path it exposes
 /// ([`exposed_path`]): the most specific prefix of that path decides, and
 /// the tree below it must not hold a prefix the mount would break. A
@@ -442,8 +525,10 @@ fn join_below(base: &str, relative: &str) -> String {
 /// Bidirectional propagation reaches every path below too, and a mount made
 /// in the container then covers a read-only prefix on the host even through
 /// a read-only bind mount: it is refused when the tree holds a read-only
-/// prefix that does not allow Bidirectional itself. Returns the edit that
-/// fixes a read-write mount when mutation is on.
+/// prefix that does not allow Bidirectional itself. HostToContainer
+/// propagation needs its own grant (or Bidirectional's). Pushes the edits
+/// that fix the mount when mutation is on.
+#[allow(clippy::too_many_arguments)]
 fn check_mount(
     mount: &Map<String, Value>,
     mount_path: &str,
@@ -451,79 +536,194 @@ fn check_mount(
     volume: &HostVolume<'_>,
     rules: &HostPathRules,
     findings: &mut Findings,
-    make_read_only: impl FnOnce() -> Edit,
-) -> Option<Edit> {
+    at: MountAt,
+    edits: &mut Vec<Edit>,
+) {
     let exposed = exposed_path(mount, mount_path, &volume.path, findings);
     let rule = rules.most_specific(&exposed).unwrap_or(volume.rule);
-    if let Ok(Some(propagation)) = string(
+    let propagation = match string(
         mount,
         "mountPropagation",
         || format!("{mount_path}.mountPropagation"),
         findings,
-    ) && propagation == "Bidirectional"
-    {
-        let reason = if !rule.allow_bidirectional {
+    ) {
+        Ok(Some(propagation)) => propagation,
+        _ => "",
+    };
+    let reason = match propagation {
+        "Bidirectional" if !rule.allow_bidirectional => Some(format!(
+            "Bidirectional propagation of {exposed} is not allowed under {}",
+            rule.prefix
+        )),
+        "Bidirectional" => rules
+            .inside(&exposed)
+            .find(|a| a.read_only && !a.allow_bidirectional)
+            .map(|a| {
+                format!(
+                    "Bidirectional propagation of {exposed} reaches read-only prefix {}: mounts made in the container would cover it on the host",
+                    a.prefix
+                )
+            }),
+        // kubelet maps HostToContainer to rslave (`pkg/kubelet/kubelet_pods.go`,
+        // `translateMountPropagation`): every mount the host later makes
+        // below the path (other pods' volumes and secrets under
+        // /var/lib/kubelet) appears in the container.
+        "HostToContainer" if !(rule.allow_host_to_container || rule.allow_bidirectional) => {
             Some(format!(
-                "Bidirectional propagation of {exposed} is not allowed under {}",
+                "HostToContainer propagation of {exposed} is not allowed under {}: mounts the host makes below it would appear in the container",
                 rule.prefix
             ))
-        } else {
-            rules
-                .inside(&exposed)
-                .find(|a| a.read_only && !a.allow_bidirectional)
-                .map(|a| {
-                    format!(
-                        "Bidirectional propagation of {exposed} reaches read-only prefix {}: mounts made in the container would cover it on the host",
-                        a.prefix
-                    )
-                })
-        };
-        if let Some(reason) = reason {
-            findings.push(Violation::new(
-                format!("{mount_path}.mountPropagation"),
-                render_str(propagation),
-                RULE_ALLOWED,
-                reason,
-            ));
         }
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        findings.push(Violation::new(
+            format!("{mount_path}.mountPropagation"),
+            render_str(propagation),
+            RULE_ALLOWED,
+            reason,
+        ));
     }
-    let (reason, note) = if rule.read_only {
-        (
+    let must_be_read_only = if rule.read_only {
+        Some((
             format!("{exposed} lies under read-only prefix {}", rule.prefix),
             format!("{} is a read-only prefix", rule.prefix),
-        )
-    } else if let Some(inner) = rules.inside(&exposed).find(|a| a.read_only) {
-        (
-            format!("{exposed} contains read-only prefix {}", inner.prefix),
-            format!("it contains read-only prefix {}", inner.prefix),
-        )
+        ))
     } else {
-        return None;
+        rules.inside(&exposed).find(|a| a.read_only).map(|inner| {
+            (
+                format!("{exposed} contains read-only prefix {}", inner.prefix),
+                format!("it contains read-only prefix {}", inner.prefix),
+            )
+        })
     };
-    let read_only = fields::boolean(
+    // The demand on recursion of the exposed tree: its prefix's, or a
+    // stronger one of a prefix inside it (a read-only mount of the parent
+    // leaves the child's submounts writable too).
+    let recursive = std::iter::once(rule)
+        .chain(rules.inside(&exposed))
+        .max_by_key(|a| a.recursive_read_only)
+        .filter(|a| a.recursive_read_only != RecursiveReadOnly::Ignore);
+    if must_be_read_only.is_none() && recursive.is_none() {
+        return;
+    }
+    let Ok(read_only) = fields::boolean(
         mount,
         "readOnly",
         || format!("{mount_path}.readOnly"),
         findings,
-    );
-    match read_only {
-        Ok(Some(true)) | Err(Reported) => None,
-        Ok(flag) if rules.mutate => {
+    ) else {
+        return;
+    };
+    if let Some((reason, note)) = &must_be_read_only
+        && read_only != Some(true)
+    {
+        if rules.mutate {
             findings.note(format!(
                 "{mount_path} (volume {name}, {exposed}) set to readOnly: {note} (was {})",
-                flag.map_or("unset", |_| "false"),
+                read_only.map_or("unset", |_| "false"),
             ));
-            Some(make_read_only())
-        }
-        Ok(flag) => {
+            edits.push(Edit::MakeReadOnly {
+                container_list: at.container_list,
+                container: at.container,
+                mount: at.mount,
+            });
+        } else {
             findings.push(Violation::new(
                 format!("{mount_path}.readOnly"),
-                flag.map_or_else(|| "unset".to_string(), |f| render(&Value::Bool(f))),
+                read_only.map_or_else(|| "unset".to_string(), |f| render(&Value::Bool(f))),
                 RULE_ALLOWED,
                 format!("{reason}: the mount must set readOnly: true"),
             ));
-            None
         }
+    }
+    // `recursiveReadOnly` means nothing on a read-write mount (the API
+    // server refuses it there): only a mount that is, or must be, read-only
+    // is asked for it.
+    if let Some(demand) = recursive
+        && (read_only == Some(true) || must_be_read_only.is_some())
+    {
+        check_recursive(
+            mount,
+            mount_path,
+            name,
+            &exposed,
+            demand,
+            propagation,
+            rules.mutate,
+            findings,
+            at,
+            edits,
+        );
+    }
+}
+
+/// A read-only bind mount leaves the submounts below it writable unless
+/// the runtime makes it recursively read-only: kubelet passes
+/// `recursiveReadOnly` to the CRI (`pkg/kubelet/kubelet_pods.go`,
+/// `makeMounts`: `IfPossible` becomes recursive where the runtime supports
+/// it, `Enabled` fails the pod where it does not). The API server refuses
+/// it unless `readOnly: true` and propagation is None or unset
+/// (`pkg/apis/core/validation/validation.go`, `ValidateVolumeMounts`), so
+/// a mount with propagation is refused under `Required` and never mutated.
+/// `Preferred` only guides the mutation, and keeps an explicit `Disabled`.
+#[allow(clippy::too_many_arguments)]
+fn check_recursive(
+    mount: &Map<String, Value>,
+    mount_path: &str,
+    name: &str,
+    exposed: &str,
+    demand: &AllowedPrefix,
+    propagation: &str,
+    mutate: bool,
+    findings: &mut Findings,
+    at: MountAt,
+    edits: &mut Vec<Edit>,
+) {
+    let field = format!("{mount_path}.recursiveReadOnly");
+    let Ok(current) = string(mount, "recursiveReadOnly", || field.clone(), findings) else {
+        return;
+    };
+    if matches!(current, Some("Enabled" | "IfPossible")) {
+        return;
+    }
+    let required = demand.recursive_read_only == RecursiveReadOnly::Required;
+    let verb = if required { "requires" } else { "prefers" };
+    if matches!(propagation, "HostToContainer" | "Bidirectional") {
+        if required {
+            findings.push(Violation::new(
+                format!("{mount_path}.mountPropagation"),
+                render_str(propagation),
+                RULE_ALLOWED,
+                format!(
+                    "{} requires recursive read-only mounts of {exposed}, which cannot be combined with {propagation} propagation",
+                    demand.prefix
+                ),
+            ));
+        }
+        return;
+    }
+    if mutate && (required || current.is_none()) {
+        findings.note(format!(
+            "{mount_path} (volume {name}, {exposed}) set to recursiveReadOnly: IfPossible: {} {verb} recursive read-only (was {})",
+            demand.prefix,
+            current.map_or_else(|| "unset".to_string(), render_str),
+        ));
+        edits.push(Edit::SetRecursiveReadOnly {
+            container_list: at.container_list,
+            container: at.container,
+            mount: at.mount,
+        });
+    } else if required {
+        findings.push(Violation::new(
+            field,
+            current.map_or_else(|| "unset".to_string(), render_str),
+            RULE_ALLOWED,
+            format!(
+                "{exposed} is under {}, which requires recursive read-only: the mount must set recursiveReadOnly: IfPossible or Enabled",
+                demand.prefix
+            ),
+        ));
     }
 }
 
@@ -983,6 +1183,137 @@ mod tests {
                 "daemonSets.hostPaths.allowed[6].pathPrefix: /run/containerd/io lies within forbidden path /run/containerd",
                 "daemonSets.hostPaths.allowed[7].types[0]: \"Folder\" is not a hostPath type",
             ],
+        );
+    }
+
+    fn var_log(entry: Value, mutate: bool) -> Value {
+        let mut var_log = json!({"pathPrefix": "/var/log", "readOnly": true});
+        if let (Some(e), Some(extra)) = (var_log.as_object_mut(), entry.as_object()) {
+            e.extend(extra.clone());
+        }
+        json!({"daemonSets": {"hostPaths": {"mutate": mutate, "allowed": [
+            var_log,
+            {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
+            {"pathPrefix": "/etc/machine-id", "readOnly": true, "types": ["File"]}
+        ]}}})
+    }
+
+    /// fluent-bit with its `/var/log` mount (`containers[0].volumeMounts[1]`) replaced.
+    fn fluent_bit_var_log(mount: Value) -> Value {
+        edited("daemonset-fluent-bit.json", |object| {
+            let mut m = json!({"name": "varlog", "mountPath": "/var/log"});
+            if let (Some(m), Some(extra)) = (m.as_object_mut(), mount.as_object()) {
+                m.extend(extra.clone());
+            }
+            object["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1] = m;
+        })
+    }
+
+    #[rstest]
+    #[case::unset(json!({"readOnly": true}), "unset")]
+    #[case::disabled(json!({"readOnly": true, "recursiveReadOnly": "Disabled"}), "\"Disabled\"")]
+    fn required_recursive_read_only_refuses_a_plain_read_only_mount(
+        #[case] mount: Value,
+        #[case] value: &str,
+    ) {
+        let settings = var_log(json!({"recursiveReadOnly": "Required"}), false);
+        let response = evaluate(&fluent_bit_var_log(mount), settings);
+        assert_violations(
+            &response,
+            1,
+            &[&format!(
+                "containers[0].volumeMounts[1].recursiveReadOnly={value}: /var/log is under /var/log, which requires recursive read-only: the mount must set recursiveReadOnly: IfPossible or Enabled [daemonSets.hostPaths.allowed]"
+            )],
+        );
+    }
+
+    #[rstest]
+    #[case::if_possible(json!({"readOnly": true, "recursiveReadOnly": "IfPossible"}))]
+    #[case::enabled(json!({"readOnly": true, "recursiveReadOnly": "Enabled"}))]
+    fn recursive_read_only_mounts_meet_required(#[case] mount: Value) {
+        let settings = var_log(json!({"recursiveReadOnly": "Required"}), true);
+        assert_accepted_untouched(&evaluate(&fluent_bit_var_log(mount), settings));
+    }
+
+    #[rstest]
+    #[case::required_read_write(json!({"recursiveReadOnly": "Required"}), json!({}), json!({"readOnly": true, "recursiveReadOnly": "IfPossible"}))]
+    #[case::required_disabled(json!({"recursiveReadOnly": "Required"}), json!({"readOnly": true, "recursiveReadOnly": "Disabled"}), json!({"recursiveReadOnly": "IfPossible"}))]
+    #[case::preferred_unset(json!({"recursiveReadOnly": "Preferred"}), json!({"readOnly": true}), json!({"recursiveReadOnly": "IfPossible"}))]
+    #[case::preferred_read_write(json!({"recursiveReadOnly": "Preferred"}), json!({"readOnly": false}), json!({"readOnly": true, "recursiveReadOnly": "IfPossible"}))]
+    fn mutation_sets_if_possible(#[case] entry: Value, #[case] mount: Value, #[case] set: Value) {
+        let settings = var_log(entry, true);
+        let request = fluent_bit_var_log(mount);
+        let response = evaluate(&request, settings.clone());
+        assert!(response.accepted, "{:?}", response.message);
+        let mut expected = request["object"].clone();
+        let m = &mut expected["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1];
+        if let (Some(m), Some(set)) = (m.as_object_mut(), set.as_object()) {
+            m.extend(set.clone());
+        }
+        assert_eq!(response.mutated_object, Some(expected));
+        assert!(
+            warnings(&response).iter().any(|w| w.contains(
+                "(volume varlog, /var/log) set to recursiveReadOnly: IfPossible: /var/log"
+            )),
+            "{:?}",
+            response.warnings
+        );
+        assert_accepted_untouched(&reevaluate(&request, &response, settings));
+    }
+
+    #[rstest]
+    #[case::preferred_without_mutation(json!({"recursiveReadOnly": "Preferred"}), false, json!({"readOnly": true}))]
+    #[case::preferred_keeps_disabled(json!({"recursiveReadOnly": "Preferred"}), true, json!({"readOnly": true, "recursiveReadOnly": "Disabled"}))]
+    #[case::ignore(json!({"recursiveReadOnly": "Ignore"}), true, json!({"readOnly": true}))]
+    fn preferred_and_ignore_never_refuse(
+        #[case] entry: Value,
+        #[case] mutate: bool,
+        #[case] mount: Value,
+    ) {
+        assert_accepted_untouched(&evaluate(
+            &fluent_bit_var_log(mount),
+            var_log(entry, mutate),
+        ));
+    }
+
+    #[test]
+    fn a_read_write_mount_of_a_read_write_prefix_is_not_asked_for_recursion() {
+        let settings = var_log(
+            json!({"readOnly": false, "recursiveReadOnly": "Required"}),
+            true,
+        );
+        assert_accepted_untouched(&evaluate(&fluent_bit_var_log(json!({})), settings));
+    }
+
+    #[rstest]
+    #[case::not_granted(json!({}), Some("mountPropagation=\"HostToContainer\": HostToContainer propagation of /var/log is not allowed under /var/log: mounts the host makes below it would appear in the container"))]
+    #[case::granted(json!({"allowHostToContainer": true}), None)]
+    #[case::bidirectional_implies_it(json!({"allowBidirectional": true}), None)]
+    #[case::not_with_required(json!({"allowHostToContainer": true, "readOnly": false, "recursiveReadOnly": "Required"}), Some("mountPropagation=\"HostToContainer\": /var/log requires recursive read-only mounts of /var/log, which cannot be combined with HostToContainer propagation"))]
+    fn host_to_container_needs_a_grant(#[case] entry: Value, #[case] violation: Option<&str>) {
+        let request =
+            fluent_bit_var_log(json!({"readOnly": true, "mountPropagation": "HostToContainer"}));
+        let response = evaluate(&request, var_log(entry, true));
+        match violation {
+            None => assert_accepted_untouched(&response),
+            Some(v) => assert_violations(&response, 1, &[v]),
+        }
+    }
+
+    #[test]
+    fn required_on_a_read_only_prefix_refuses_propagation_grants() {
+        assert_settings_refused(
+            &var_log(
+                json!({"recursiveReadOnly": "Required", "allowHostToContainer": true}),
+                false,
+            ),
+            &[
+                "daemonSets.hostPaths.allowed[0].recursiveReadOnly: Required on a read-only prefix cannot be combined with allowBidirectional or allowHostToContainer",
+            ],
+        );
+        assert_settings_refused(
+            &var_log(json!({"recursiveReadOnly": "Always"}), false),
+            &["daemonSets.hostPaths.allowed[0].recursiveReadOnly: unknown variant `Always`"],
         );
     }
 }

@@ -1,5 +1,6 @@
 //! DaemonSets: the rules on the pod template (`spec.template.spec`).
 
+pub mod ephemeral_containers;
 pub mod ephemeral_volumes;
 pub mod host_paths;
 pub mod image_reference;
@@ -25,6 +26,12 @@ pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemera
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edit {
     MakeReadOnly {
+        container_list: &'static str,
+        container: usize,
+        mount: usize,
+    },
+    /// Sets `recursiveReadOnly: IfPossible` on a (made) read-only mount.
+    SetRecursiveReadOnly {
         container_list: &'static str,
         container: usize,
         mount: usize,
@@ -82,14 +89,32 @@ fn pod_spec<'a>(
 
 /// Applies edits to the request's own JSON: only the targeted fields change.
 fn apply(object: &mut Map<String, Value>, edits: Vec<Edit>) {
-    let Some(pod_spec) = object
+    if let Some(pod_spec) = object
         .get_mut("spec")
         .and_then(|s| s.get_mut("template"))
         .and_then(|t| t.get_mut("spec"))
         .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
+    {
+        apply_to_pod_spec(pod_spec, edits);
+    }
+}
+
+fn mount_mut<'a>(
+    pod_spec: &'a mut Map<String, Value>,
+    container_list: &str,
+    container: usize,
+    mount: usize,
+) -> Option<&'a mut Map<String, Value>> {
+    pod_spec
+        .get_mut(container_list)?
+        .get_mut(container)?
+        .get_mut("volumeMounts")?
+        .get_mut(mount)?
+        .as_object_mut()
+}
+
+/// Applies edits to a pod spec (a DaemonSet's template, or a Pod's own).
+pub fn apply_to_pod_spec(pod_spec: &mut Map<String, Value>, edits: Vec<Edit>) {
     for edit in edits {
         match edit {
             Edit::MakeReadOnly {
@@ -97,14 +122,17 @@ fn apply(object: &mut Map<String, Value>, edits: Vec<Edit>) {
                 container,
                 mount,
             } => {
-                if let Some(mount) = pod_spec
-                    .get_mut(container_list)
-                    .and_then(|c| c.get_mut(container))
-                    .and_then(|c| c.get_mut("volumeMounts"))
-                    .and_then(|m| m.get_mut(mount))
-                    .and_then(Value::as_object_mut)
-                {
+                if let Some(mount) = mount_mut(pod_spec, container_list, container, mount) {
                     mount.insert("readOnly".into(), Value::Bool(true));
+                }
+            }
+            Edit::SetRecursiveReadOnly {
+                container_list,
+                container,
+                mount,
+            } => {
+                if let Some(mount) = mount_mut(pod_spec, container_list, container, mount) {
+                    mount.insert("recursiveReadOnly".into(), Value::from("IfPossible"));
                 }
             }
             Edit::AddToleration(toleration) => {

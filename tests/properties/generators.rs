@@ -206,6 +206,8 @@ pub const FORBIDDEN_PATHS: &[&str] = &[
 ];
 
 pub const VOLUME_NAMES: &[&str] = &["v0", "v1", "v2", "v3"];
+pub const RECURSIVE_READ_ONLY: &[&str] = &["Required", "Preferred", "Ignore"];
+const MOUNT_RECURSIVE_READ_ONLY: &[&str] = &["IfPossible", "Enabled", "Disabled"];
 const PROPAGATIONS: &[&str] = &[
     "None",
     "HostToContainer",
@@ -750,8 +752,11 @@ fn volume_mount(g: &mut Gen, i: usize) -> Value {
             Value::from(g.pick_str(SUB_PATH_EXPRS)),
         );
     }
-    if g.chance(2) {
-        m.insert("recursiveReadOnly".into(), Value::from("IfPossible"));
+    if g.chance(3) {
+        m.insert(
+            "recursiveReadOnly".into(),
+            garbled(g, |g| Value::from(g.pick_str(MOUNT_RECURSIVE_READ_ONLY))),
+        );
     }
     sprinkle_unknown(g, &mut m);
     Value::Object(m)
@@ -1502,6 +1507,20 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
                 if g.chance(4) {
                     a.insert("allowBidirectional".into(), Value::Bool(true));
                 }
+                if g.chance(4) {
+                    a.insert("allowHostToContainer".into(), Value::Bool(true));
+                }
+                if g.chance(6) {
+                    let bad: &[&str] = if v == Vocabulary::Any {
+                        &["IfPossible"]
+                    } else {
+                        &[]
+                    };
+                    a.insert(
+                        "recursiveReadOnly".into(),
+                        Value::from(entry(g, v, RECURSIVE_READ_ONLY, bad)),
+                    );
+                }
                 Value::Object(a)
             })
             .collect();
@@ -1569,6 +1588,12 @@ pub fn settings(g: &mut Gen, v: Vocabulary) -> Value {
                 );
             }
             d.insert("imageVolumes".into(), Value::Object(i));
+        }
+        if g.chance(4) {
+            d.insert(
+                "ephemeralContainers".into(),
+                json!({"allPods": g.chance(8)}),
+            );
         }
         s.insert("daemonSets".into(), Value::Object(d));
     }
@@ -1750,6 +1775,8 @@ pub enum Kind {
     CsiDriver,
     PersistentVolume,
     VolumeAttributesClass,
+    /// A Pod through its `ephemeralcontainers` subresource.
+    Pod,
 }
 
 impl Kind {
@@ -1760,6 +1787,7 @@ impl Kind {
             Kind::CsiDriver => ("storage.k8s.io", "CSIDriver"),
             Kind::PersistentVolume => ("", "PersistentVolume"),
             Kind::VolumeAttributesClass => ("storage.k8s.io", "VolumeAttributesClass"),
+            Kind::Pod => ("", "Pod"),
         }
     }
 }
@@ -1803,7 +1831,12 @@ impl Case {
             "object": self.object,
             "oldObject": self.old_object,
         });
-        if self.kind == Kind::DaemonSet
+        if self.kind == Kind::Pod
+            && let Value::Object(r) = &mut request
+        {
+            r.insert("subResource".into(), Value::from("ephemeralcontainers"));
+        }
+        if matches!(self.kind, Kind::DaemonSet | Kind::Pod)
             && let (Some(ns), Value::Object(r)) = (
                 metadata
                     .and_then(|m| m.get("namespace"))
@@ -1848,23 +1881,90 @@ pub fn object_of(g: &mut Gen, kind: Kind) -> Value {
         Kind::CsiDriver => csi_driver(g),
         Kind::PersistentVolume => persistent_volume(g),
         Kind::VolumeAttributesClass => volume_attributes_class(g),
+        Kind::Pod => pod(g),
     }
+}
+
+/// A running Pod: a generated DaemonSet's pod template as its spec, a
+/// controller owner (a DaemonSet, another kind, or none) and debug
+/// containers (`kubectl debug` shape) mounting its volumes.
+pub fn pod(g: &mut Gen) -> Value {
+    // The debug containers first: the source may run dry in the template.
+    let n = g.count(2) + 1;
+    let debug: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut c = container(g, &format!("debugger-{i}"));
+            if let Value::Object(c) = &mut c {
+                c.insert("stdin".into(), Value::Bool(true));
+                c.insert("tty".into(), Value::Bool(true));
+                c.insert("targetContainerName".into(), Value::from("containers-0"));
+            }
+            c
+        })
+        .collect();
+    let debug = garble(g, Value::Array(debug));
+    let owner = match g.below(4) {
+        0 => json!([]),
+        1 => {
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "agent-5d9c7f", "uid": "u1", "controller": true}])
+        }
+        2 => {
+            json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": g.chance(4)}])
+        }
+        _ => {
+            json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u2", "controller": true, "blockOwnerDeletion": true}])
+        }
+    };
+    let ds = daemon_set(g);
+    let mut spec = match ds.pointer("/spec/template/spec") {
+        Some(Value::Object(spec)) => spec.clone(),
+        _ => Map::new(),
+    };
+    spec.insert("ephemeralContainers".into(), debug);
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), Value::from("agent-x7k2q"));
+    metadata.insert("namespace".into(), Value::from(g.pick_str(DS_NAMESPACES)));
+    metadata.insert("ownerReferences".into(), garble(g, owner));
+    sprinkle_unknown(g, &mut metadata);
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": {"phase": "Running"}})
+}
+
+/// The stored Pod before a debug session: the first `k` debug containers.
+fn pod_before(g: &mut Gen, pod: &Value) -> Value {
+    let mut old = pod.clone();
+    if let Some(Value::Array(debug)) = old.pointer_mut("/spec/ephemeralContainers") {
+        let k = g.below(debug.len() + 1);
+        debug.truncate(k);
+    }
+    old
 }
 
 /// A request of `kind` (any kind when `None`), CREATE or UPDATE, judged
 /// with valid settings.
 pub fn case(g: &mut Gen, kind: Option<Kind>) -> Case {
     let settings = valid_settings(g);
-    let kind = kind.unwrap_or_else(|| match g.below(9) {
+    let kind = kind.unwrap_or_else(|| match g.below(10) {
         0..=2 => Kind::DaemonSet,
         3 | 4 => Kind::StorageClass,
         5 => Kind::PersistentVolume,
         6 => Kind::VolumeAttributesClass,
+        7 => Kind::Pod,
         _ => Kind::CsiDriver,
     });
-    let operation = if g.chance(5) { "UPDATE" } else { "CREATE" };
+    // The subresource takes only UPDATE.
+    let operation = if kind == Kind::Pod || g.chance(5) {
+        "UPDATE"
+    } else {
+        "CREATE"
+    };
     let object = object_of(g, kind);
-    let old_object = if operation == "UPDATE" {
+    let old_object = if kind == Kind::Pod {
+        if g.chance(8) {
+            pod_before(g, &object)
+        } else {
+            Value::Null
+        }
+    } else if operation == "UPDATE" {
         match g.below(4) {
             0 => object.clone(),
             1 => Value::Null,
@@ -1924,6 +2024,7 @@ pub fn fixture_case(g: &mut Gen, fixtures: &[(String, Value)]) -> Option<Case> {
         "CSIDriver" => Kind::CsiDriver,
         "PersistentVolume" => Kind::PersistentVolume,
         "VolumeAttributesClass" => Kind::VolumeAttributesClass,
+        "Pod" if request.get("subResource")?.as_str()? == "ephemeralcontainers" => Kind::Pod,
         _ => return None,
     };
     let operation = match request.get("operation")?.as_str()? {

@@ -16,7 +16,8 @@ use daemonset_csi_policy::evaluate::{validate, validate_settings};
 use daemonset_csi_policy::policy::parse_settings;
 use daemonset_csi_policy::rules;
 use daemonset_csi_policy::settings::{
-    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, LookupFailure, Mode, Settings,
+    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, LookupFailure, Mode, RecursiveReadOnly,
+    Settings,
 };
 use daemonset_csi_policy::violation::{
     Rejection, UNCHANGED_TEMPLATE_PREFIX, Violation, WARN_MODE_PREFIX,
@@ -222,9 +223,11 @@ pub fn unchanged_pod_template(case: &Case) -> bool {
 pub fn strip_targeted(kind: Kind, object: &Value) -> Value {
     let mut object = object.clone();
     match kind {
-        Kind::DaemonSet => {
-            if let Some(Value::Object(pod)) = object.pointer_mut("/spec/template/spec") {
-                pod.remove("tolerations");
+        Kind::DaemonSet | Kind::Pod => {
+            if let Some(Value::Object(pod)) = object.pointer_mut(pod_spec_pointer(kind)) {
+                if kind == Kind::DaemonSet {
+                    pod.remove("tolerations");
+                }
                 for list in CONTAINER_LISTS {
                     for container in pod
                         .get_mut(*list)
@@ -240,6 +243,7 @@ pub fn strip_targeted(kind: Kind, object: &Value) -> Value {
                         {
                             if let Value::Object(m) = mount {
                                 m.remove("readOnly");
+                                m.remove("recursiveReadOnly");
                             }
                         }
                     }
@@ -306,10 +310,19 @@ fn kept_in_order(before: &[Value], after: &[Value]) -> Outcome {
     Ok(())
 }
 
-fn mounts_of(object: &Value) -> Vec<Value> {
+/// Where the pod spec of an object of `kind` is.
+pub fn pod_spec_pointer(kind: Kind) -> &'static str {
+    if kind == Kind::Pod {
+        "/spec"
+    } else {
+        "/spec/template/spec"
+    }
+}
+
+fn mounts_of(kind: Kind, object: &Value) -> Vec<Value> {
     let mut mounts = Vec::new();
     for list in CONTAINER_LISTS {
-        let pointer = format!("/spec/template/spec/{list}");
+        let pointer = format!("{}/{list}", pod_spec_pointer(kind));
         for container in object
             .pointer(&pointer)
             .and_then(Value::as_array)
@@ -352,13 +365,9 @@ pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
                     return Err(format!("tolerations not kept: {b:?} -> {a:?}"));
                 }
             }
-            for (b, a) in mounts_of(original).iter().zip(mounts_of(mutated).iter()) {
-                let (rb, ra) = (b.get("readOnly"), a.get("readOnly"));
-                if rb != ra && ra != Some(&Value::Bool(true)) {
-                    return Err(format!("readOnly changed from {rb:?} to {ra:?}"));
-                }
-            }
+            check_mounts_preserved(case.kind, original, mutated)?;
         }
+        Kind::Pod => check_mounts_preserved(case.kind, original, mutated)?,
         Kind::StorageClass => {
             let settings = parsed_settings(case)?;
             let sc = &settings.storage_classes;
@@ -412,6 +421,33 @@ pub fn check_preserved(case: &Case, mutated: &Value) -> Outcome {
             }
         }
         Kind::CsiDriver | Kind::PersistentVolume | Kind::VolumeAttributesClass => {}
+    }
+    Ok(())
+}
+
+/// A mutated mount becomes read-only, and recursively read-only only in a
+/// shape the API server accepts (`readOnly: true`, no propagation).
+fn check_mounts_preserved(kind: Kind, original: &Value, mutated: &Value) -> Outcome {
+    for (b, a) in mounts_of(kind, original)
+        .iter()
+        .zip(mounts_of(kind, mutated).iter())
+    {
+        let (rb, ra) = (b.get("readOnly"), a.get("readOnly"));
+        if rb != ra && ra != Some(&Value::Bool(true)) {
+            return Err(format!("readOnly changed from {rb:?} to {ra:?}"));
+        }
+        let (xb, xa) = (b.get("recursiveReadOnly"), a.get("recursiveReadOnly"));
+        if xb != xa {
+            let propagation = a.get("mountPropagation").and_then(Value::as_str);
+            if xa != Some(&Value::from("IfPossible"))
+                || ra != Some(&Value::Bool(true))
+                || !matches!(propagation, None | Some("None"))
+            {
+                return Err(format!(
+                    "recursiveReadOnly changed from {xb:?} to {xa:?} on {a} (invalid for the API server)"
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -885,6 +921,32 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
                                 volume.path, no.path_prefix
                             ));
                         }
+                        let propagation = str_field(mount, "mountPropagation", &at)?;
+                        if propagation == Some("HostToContainer")
+                            && !(under.allow_host_to_container || under.allow_bidirectional)
+                        {
+                            return Err(format!(
+                                "accepted HostToContainer {at} of {} exposing {shown} ({} grants no propagation)",
+                                volume.path, under.path_prefix
+                            ));
+                        }
+                        // A read-only mount of a tree a prefix requires to be
+                        // recursively read-only sets IfPossible or Enabled.
+                        let required = std::iter::once(under)
+                            .chain(inside.iter().copied())
+                            .find(|r| r.recursive_read_only == RecursiveReadOnly::Required);
+                        if let Some(req) = required
+                            && mount.get("readOnly") == Some(&Value::Bool(true))
+                            && !matches!(
+                                str_field(mount, "recursiveReadOnly", &at)?,
+                                Some("IfPossible" | "Enabled")
+                            )
+                        {
+                            return Err(format!(
+                                "accepted {at} of {} exposing {shown} without recursive read-only ({} requires it)",
+                                volume.path, req.path_prefix
+                            ));
+                        }
                         if let Some(sub) = str_field(mount, "subPath", &at)?
                             && (sub.starts_with('/') || sub.split('/').any(|s| s == ".."))
                         {
@@ -1195,6 +1257,70 @@ pub fn check_accepted_persistent_volume(
         reference_ok(volume, "secretRef")?;
     }
     Ok(())
+}
+
+/// An accepted debug-container request: judged (a DaemonSet controls the
+/// Pod, or `allPods`), its new ephemeral containers (names not in the old
+/// Pod) mount the hostPath volumes as a DaemonSet's containers may. Read
+/// as the DaemonSet template holding only those containers and the volumes
+/// they mount, judged by the hostPath rules alone.
+pub fn check_accepted_pod(settings: &Settings, object: &Value, old: &Value) -> Outcome {
+    let controlled = object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|o| {
+            o.get("controller") == Some(&Value::Bool(true))
+                && o.get("kind").and_then(Value::as_str) == Some("DaemonSet")
+                && o.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.split('/').next() == Some("apps"))
+        });
+    if !controlled && !settings.daemon_sets.ephemeral_containers.all_pods {
+        return Ok(());
+    }
+    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    let existing: Vec<String> = old
+        .pointer("/spec/ephemeralContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(name)
+        .collect();
+    let new: Vec<Value> = object
+        .pointer("/spec/ephemeralContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| name(c).is_none_or(|n| !existing.contains(&n)))
+        .cloned()
+        .collect();
+    let mounted: Vec<&str> = new
+        .iter()
+        .filter_map(|c| c.get("volumeMounts")?.as_array())
+        .flatten()
+        .filter_map(|m| m.get("name")?.as_str())
+        .collect();
+    let volumes: Vec<Value> = object
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| {
+            v.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| mounted.contains(&n))
+        })
+        .cloned()
+        .collect();
+    let template = serde_json::json!({"spec": {"template": {"spec": {
+        "volumes": volumes,
+        "ephemeralContainers": new,
+    }}}});
+    let mut host_paths_only = Settings::default();
+    host_paths_only.daemon_sets.host_paths = settings.daemon_sets.host_paths.clone();
+    check_accepted_daemon_set(&host_paths_only, &template)
 }
 
 /// `ToleratesTaint` (k8s.io/api `core/v1/toleration.go`), with the alpha
@@ -1941,6 +2067,9 @@ pub fn check_semantics_tolerating(
             if settings.volume_attributes_classes.mode == Mode::Enforce && !update =>
         {
             check_accepted_volume_attributes_class(&settings, object)
+        }
+        Kind::Pod if settings.daemon_sets.mode == Mode::Enforce => {
+            check_accepted_pod(&settings, object, &case.old_object)
         }
         _ => Ok(()),
     }
