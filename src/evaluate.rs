@@ -232,13 +232,23 @@ fn evaluate(
             None,
         );
     }
+    let mut profile = None;
     let (findings, mode) = match target {
         Target::DaemonSet => {
-            let findings = daemonset::evaluate(&mut object, &policy.daemon_sets, &policy.drivers);
+            let judged = match daemonset::evaluate(
+                &mut object,
+                &policy.daemon_sets,
+                &policy.drivers,
+                &requester,
+            ) {
+                Ok(judged) => judged,
+                Err(e) => return reject(format!("policy settings are invalid: {e}"), Vec::new()),
+            };
             if judged_unchanged {
-                return unchanged_template_verdict(findings);
+                return judged_by(unchanged_template_verdict(judged.findings), judged.profile);
             }
-            (findings, policy.daemon_sets.mode)
+            profile = judged.profile;
+            (judged.findings, judged.mode)
         }
         Target::StorageClass => (
             storage_class::evaluate(
@@ -255,7 +265,18 @@ fn evaluate(
             policy.drivers.mode,
         ),
     };
-    verdict(target, &requester, findings, mode, object)
+    judged_by(verdict(target, &requester, findings, mode, object), profile)
+}
+
+/// The audit annotation naming the profile that judged a DaemonSet (the
+/// API server prefixes the key with the webhook's name).
+pub const PROFILE_ANNOTATION: &str = "profile";
+
+fn judged_by(mut response: ValidationResponse, profile: Option<String>) -> ValidationResponse {
+    if let Some(profile) = profile {
+        response.audit_annotations = Some([(PROFILE_ANNOTATION.to_string(), profile)].into());
+    }
+    response
 }
 
 /// True when the stored object carries `metadata.deletionTimestamp`: the

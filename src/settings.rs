@@ -102,6 +102,9 @@ pub struct DaemonSetSettings {
     /// skips the scheduler (the DaemonSet controller still checks the
     /// node's `NoSchedule` and `NoExecute` taints).
     pub allow_node_name: bool,
+    /// Named rule sets for the DaemonSets their `match` selects
+    /// (`daemonset::profiles`); the fields above are the baseline.
+    pub profiles: Vec<crate::daemonset::profiles::ProfileSettings>,
 }
 
 impl Default for DaemonSetSettings {
@@ -111,6 +114,7 @@ impl Default for DaemonSetSettings {
             host_paths: HostPathSettings::default(),
             tolerations: TolerationSettings::default(),
             allow_node_name: false,
+            profiles: Vec::new(),
         }
     }
 }

@@ -45,6 +45,16 @@ pub struct HostPathRules {
 
 impl HostPathRules {
     pub fn compile(settings: HostPathSettings, errors: &mut SettingErrors) -> Self {
+        Self::compile_with(settings, false, errors)
+    }
+
+    /// `root_read_only`: `/` may be allowed read-only, an explicit grant
+    /// only a profile makes (`daemonset::profiles`).
+    pub fn compile_with(
+        settings: HostPathSettings,
+        root_read_only: bool,
+        errors: &mut SettingErrors,
+    ) -> Self {
         let base = "daemonSets.hostPaths";
         let forbidden: Vec<String> = settings
             .forbidden
@@ -64,10 +74,14 @@ impl HostPathRules {
             ) else {
                 continue;
             };
-            if prefix == "/" {
+            if prefix == "/" && !(root_read_only && entry.read_only) {
                 errors.add(
                     format!("{path}.pathPrefix"),
-                    "\"/\" would allow the whole host filesystem",
+                    if root_read_only {
+                        "\"/\" read-write would allow writing the whole host filesystem (a profile may allow it with readOnly: true)"
+                    } else {
+                        "\"/\" would allow the whole host filesystem"
+                    },
                 );
                 continue;
             }
