@@ -955,16 +955,17 @@ mod tests {
         let disjoint = with_profiles(json!([
             {"name": "a", "match": {"namespaces": ["kube-system"], "names": ["calico-node"]}},
             {"name": "b", "match": {"namespaces": ["kube-system"], "names": ["kube-proxy"]}},
-            {"name": "c", "match": {"users": ["alice"]}},
-            {"name": "d", "match": {"serviceAccounts": ["gpu-operator/gpu-operator"]}},
+            {"name": "c", "match": {"namespaces": ["gpu-operator"], "users": ["alice"]}},
+            {"name": "d", "match": {"namespaces": ["gpu-operator"], "serviceAccounts": ["gpu-operator/gpu-operator"]}},
             {"name": "e", "match": {"namespaces": ["team-*"]}},
-            {"name": "f", "match": {"namespaces": ["*-system"]}},
+            // Glob against glob is not decided: the first in list order wins.
+            {"name": "f", "match": {"namespaces": ["*-agents"]}},
         ]));
         let response = crate::evaluate::validate_settings(disjoint.to_string().as_bytes());
         assert!(response.valid, "{:?}", response.message);
         let requester_overlap = with_profiles(json!([
-            {"name": "c", "match": {"users": ["alice"]}},
-            {"name": "d", "match": {"groups": ["admins"]}},
+            {"name": "c", "match": {"namespaces": ["gpu-operator"], "users": ["alice"]}},
+            {"name": "d", "match": {"namespaces": ["gpu-operator"], "groups": ["admins"]}},
         ]));
         assert_settings_refused(&requester_overlap, &["daemonSets.profiles[1].match"]);
     }
