@@ -56,7 +56,7 @@ pub struct ProfileSettings {
     /// Absent: the baseline's.
     pub allow_node_name: Option<bool>,
     /// Driver globs for inline CSI volumes; absent: `csiDrivers.allowed`.
-    pub inline_csi_drivers: Option<RawSection>,
+    pub inline_csi_drivers: Option<Vec<String>>,
 }
 
 /// Every field set must match; an unset field matches anything.
@@ -115,7 +115,7 @@ pub struct Profile {
     allow_node_name: Option<bool>,
     host_paths: Option<RawSection>,
     tolerations: Option<RawSection>,
-    inline_csi_drivers: Option<RawSection>,
+    inline_csi_drivers: Option<Vec<String>>,
 }
 
 /// A matched profile's sections, compiled; `None` is the baseline's.
@@ -578,17 +578,16 @@ impl Profile {
             relocate(own, "daemonSets.tolerations", &to, errors);
             Some(rules)
         });
-        let inline_csi = self.inline_csi_drivers.as_ref().and_then(|raw| {
+        let inline_csi = self.inline_csi_drivers.as_ref().map(|allowed| {
             let to = format!("{path}.inlineCsiDrivers");
-            let allowed: Vec<String> = parse_section(raw, &to, errors)?;
             let settings = CsiDriverSettings {
-                allowed: Some(allowed),
+                allowed: Some(allowed.clone()),
                 ..CsiDriverSettings::default()
             };
             let mut own = SettingErrors::default();
             let rules = DriverRules::compile(&settings, &mut own);
             relocate(own, crate::rules::CSI_DRIVERS_ALLOWED, &to, errors);
-            Some(rules)
+            rules
         });
         ProfileRules {
             mode: self.mode,
