@@ -1098,7 +1098,7 @@ fn profile_from(name: &str, namespace: &str, body: &Value) -> Value {
         "mode": ds.get("mode").cloned().unwrap_or_else(|| json!("enforce")),
         "hostPaths": ds.get("hostPaths").cloned().unwrap_or_else(|| json!({})),
         "tolerations": ds.get("tolerations").cloned().unwrap_or_else(|| json!({})),
-        "allowNodeName": ds.get("allowNodeName").cloned().unwrap_or_else(|| json!(false)),
+        "allowNodeName": ds.get("allowNodeName").cloned().unwrap_or(Value::Bool(false)),
     })
 }
 

@@ -83,7 +83,11 @@ pub fn evaluate(
         }
         let tolerations = own.tolerations.as_ref().unwrap_or(&rules.tolerations);
         tolerations::check(pod_spec, tolerations, &mut findings, &mut edits);
-        inline_csi::check(pod_spec, own.inline_csi.as_ref().unwrap_or(drivers), &mut findings);
+        inline_csi::check(
+            pod_spec,
+            own.inline_csi.as_ref().unwrap_or(drivers),
+            &mut findings,
+        );
         let allow_node_name = own.allow_node_name.unwrap_or(rules.allow_node_name);
         node_name::check(pod_spec, allow_node_name, &mut findings);
     }

@@ -132,7 +132,11 @@ const BASE: &str = "daemonSets.profiles";
 
 /// Compiles the matchers of every profile; with `full` (validate_settings)
 /// also every body, and refuses profiles that provably overlap.
-pub fn compile(settings: Vec<ProfileSettings>, full: bool, errors: &mut SettingErrors) -> Vec<Profile> {
+pub fn compile(
+    settings: Vec<ProfileSettings>,
+    full: bool,
+    errors: &mut SettingErrors,
+) -> Vec<Profile> {
     let mut profiles: Vec<Profile> = Vec::with_capacity(settings.len());
     let mut names = HashSet::new();
     for (i, p) in settings.into_iter().enumerate() {
@@ -199,7 +203,10 @@ fn name_globs(
 ) -> Option<Vec<DriverGlob>> {
     let list = list.as_ref()?;
     if list.is_empty() {
-        errors.add(path, "an empty list matches nothing: leave it out or name an entry");
+        errors.add(
+            path,
+            "an empty list matches nothing: leave it out or name an entry",
+        );
     }
     Some(
         list.iter()
@@ -224,7 +231,10 @@ fn exact_list<'a>(
         return &[];
     };
     if list.is_empty() {
-        errors.add(path, "an empty list matches nothing: leave it out or name an entry");
+        errors.add(
+            path,
+            "an empty list matches nothing: leave it out or name an entry",
+        );
     }
     for (i, e) in list.iter().enumerate() {
         if e.trim().is_empty() {
@@ -235,10 +245,15 @@ fn exact_list<'a>(
 }
 
 fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Matcher {
-    let mut usernames: Vec<String> = exact_list(&m.users, &format!("{path}.users"), errors).to_vec();
-    for (i, sa) in exact_list(&m.service_accounts, &format!("{path}.serviceAccounts"), errors)
-        .iter()
-        .enumerate()
+    let mut usernames: Vec<String> =
+        exact_list(&m.users, &format!("{path}.users"), errors).to_vec();
+    for (i, sa) in exact_list(
+        &m.service_accounts,
+        &format!("{path}.serviceAccounts"),
+        errors,
+    )
+    .iter()
+    .enumerate()
     {
         match sa.split_once('/') {
             Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
@@ -263,7 +278,11 @@ fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Ma
             .filter_map(|(i, image)| {
                 let field = format!("{path}.images[{i}].repository");
                 errors
-                    .parsed(field, &image.repository, repository_pattern(&image.repository))
+                    .parsed(
+                        field,
+                        &image.repository,
+                        repository_pattern(&image.repository),
+                    )
                     .map(|pattern| ImageRule {
                         pattern,
                         require_digest: image.require_digest,
@@ -314,7 +333,9 @@ fn repository_pattern(pattern: &str) -> Result<String, String> {
         return Err(format!("write docker.io/{path}, as images are normalised"));
     }
     if domain == "docker.io" && !path.contains('/') {
-        return Err(format!("write docker.io/library/{path}, as images are normalised"));
+        return Err(format!(
+            "write docker.io/library/{path}, as images are normalised"
+        ));
     }
     if pattern.contains('@') || path.contains(':') {
         return Err("a repository has no tag or digest (set requireDigest for digests)".into());
@@ -328,7 +349,9 @@ fn repository_pattern(pattern: &str) -> Result<String, String> {
     let valid_path = path.split('/').all(|c| {
         !c.is_empty()
             && c.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'*')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'-' | b'*')
             })
     });
     if !valid_domain || !valid_path || domain.split('.').any(str::is_empty) {
@@ -374,7 +397,9 @@ pub fn normalised_repository(image: &str) -> Option<(String, bool)> {
     };
     let (domain, path) = match name.split_once('/') {
         Some((d, p))
-            if d.contains(['.', ':']) || d == "localhost" || d.bytes().any(|b| b.is_ascii_uppercase()) =>
+            if d.contains(['.', ':'])
+                || d == "localhost"
+                || d.bytes().any(|b| b.is_ascii_uppercase()) =>
         {
             (d, p)
         }
@@ -387,8 +412,9 @@ pub fn normalised_repository(image: &str) -> Option<(String, bool)> {
     };
     let valid_path = path.split('/').all(|c| {
         !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
     });
     if !valid_path || domain.is_empty() {
         return None;
@@ -413,7 +439,10 @@ fn valid_digest(digest: &str) -> bool {
         "sha512" => 128,
         _ => return false,
     };
-    hex.len() == len && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    hex.len() == len
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn repository_matches(pattern: &str, repository: &str) -> bool {
@@ -641,14 +670,23 @@ pub fn check_bound_host_paths(
     let mut baseline_mounts = HashSet::new();
     let mut baseline_images = Vec::new();
     for list in CONTAINER_LISTS {
-        for container in pod_spec.get(*list).and_then(Value::as_array).into_iter().flatten() {
+        for container in pod_spec
+            .get(*list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let image = container.get("image").and_then(Value::as_str);
             let granted = image.is_some_and(|i| profile.matcher.image_matches(i));
             if !granted {
                 baseline_images.push(image.unwrap_or(""));
             }
             let mounts = container.get("volumeMounts").and_then(Value::as_array);
-            for name in mounts.into_iter().flatten().filter_map(|m| m.get("name")?.as_str()) {
+            for name in mounts
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.get("name")?.as_str())
+            {
                 if granted {
                     granted_mounts.insert(name);
                 } else {
@@ -657,9 +695,11 @@ pub fn check_bound_host_paths(
             }
         }
     }
-    let granted_view = view(pod_spec, |image| image.is_some_and(|i| profile.matcher.image_matches(i)), |name| {
-        granted_mounts.contains(name) || !baseline_mounts.contains(name)
-    });
+    let granted_view = view(
+        pod_spec,
+        |image| image.is_some_and(|i| profile.matcher.image_matches(i)),
+        |name| granted_mounts.contains(name) || !baseline_mounts.contains(name),
+    );
     super::host_paths::check(&granted_view, granted, findings, edits);
     if baseline_images.is_empty() {
         return;
@@ -795,7 +835,9 @@ mod tests {
         let response = run("daemonset-node-exporter.json", settings.clone());
         assert_accepted_untouched(&response);
         assert_eq!(
-            response.audit_annotations.and_then(|a| a.get("profile").cloned()),
+            response
+                .audit_annotations
+                .and_then(|a| a.get("profile").cloned()),
             Some("node-exporter".to_string())
         );
         assert_accepted_untouched(&run("daemonset-fluent-bit.json", settings));
@@ -849,11 +891,16 @@ mod tests {
             "{message}"
         );
         assert!(
-            message.contains("baseline rules: a container whose image profile fluent-bit does not name mounts it"),
+            message.contains(
+                "baseline rules: a container whose image profile fluent-bit does not name mounts it"
+            ),
             "{message}"
         );
         // The fluent-bit container's own read-write /var/log is the profile's.
-        assert!(message.contains("containers[0].volumeMounts[1].readOnly"), "{message}");
+        assert!(
+            message.contains("containers[0].volumeMounts[1].readOnly"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -949,7 +996,9 @@ mod tests {
                 {"name": "a", "match": {"namespaces": ["kube-system"], "images": [{"repository": "docker.io/calico/*"}]}},
                 {"name": "b", "match": {"namespaces": ["kube-*"], "images": [{"repository": "quay.io/cilium/*"}]}},
             ])),
-            &["daemonSets.profiles[1].match: a DaemonSet can match both this profile and daemonSets.profiles[0] (a)"],
+            &[
+                "daemonSets.profiles[1].match: a DaemonSet can match both this profile and daemonSets.profiles[0] (a)",
+            ],
         );
         let disjoint = with_profiles(json!([
             {"name": "a", "match": {"namespaces": ["kube-system"], "names": ["calico-node"]}},
@@ -983,7 +1032,9 @@ mod tests {
         request["namespace"] = json!("elsewhere");
         assert_rejected(
             &evaluate(&request, settings),
-            &["policy settings are invalid: daemonSets.profiles[0].hostPaths.allowed[0].pathPrefix"],
+            &[
+                "policy settings are invalid: daemonSets.profiles[0].hostPaths.allowed[0].pathPrefix",
+            ],
         );
     }
 
@@ -995,10 +1046,16 @@ mod tests {
             with_profiles(json!([p]))
         };
         let request = fixture("daemonset-fluent-bit.json");
-        let user = request["userInfo"]["username"].as_str().unwrap_or("").to_string();
+        let user = request["userInfo"]["username"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         assert!(evaluate(&request, profile(json!({"users": [user]}))).accepted);
         assert!(!evaluate(&request, profile(json!({"users": ["someone-else"]}))).accepted);
-        let group = request["userInfo"]["groups"][0].as_str().unwrap_or("").to_string();
+        let group = request["userInfo"]["groups"][0]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         assert!(evaluate(&request, profile(json!({"groups": [group]}))).accepted);
         let mut no_user = request.clone();
         no_user["userInfo"] = json!({});
