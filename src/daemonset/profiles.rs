@@ -666,9 +666,11 @@ pub fn check_bound_host_paths(
     findings: &mut Findings,
     edits: &mut Vec<Edit>,
 ) {
-    let mut granted_mounts = HashSet::new();
-    let mut baseline_mounts = HashSet::new();
-    let mut baseline_images = Vec::new();
+    // Few names per pod: a list is smaller code than a set.
+    let mut granted_mounts: Vec<&str> = Vec::new();
+    let mut baseline_mounts: Vec<&str> = Vec::new();
+    let granted_image =
+        |image: Option<&str>| image.is_some_and(|i| profile.matcher.image_matches(i));
     for list in CONTAINER_LISTS {
         for container in pod_spec
             .get(*list)
@@ -676,39 +678,32 @@ pub fn check_bound_host_paths(
             .into_iter()
             .flatten()
         {
-            let image = container.get("image").and_then(Value::as_str);
-            let granted = image.is_some_and(|i| profile.matcher.image_matches(i));
-            if !granted {
-                baseline_images.push(image.unwrap_or(""));
-            }
+            let granted = granted_image(container.get("image").and_then(Value::as_str));
+            let target = if granted {
+                &mut granted_mounts
+            } else {
+                &mut baseline_mounts
+            };
             let mounts = container.get("volumeMounts").and_then(Value::as_array);
-            for name in mounts
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m.get("name")?.as_str())
-            {
-                if granted {
-                    granted_mounts.insert(name);
-                } else {
-                    baseline_mounts.insert(name);
-                }
-            }
+            target.extend(
+                mounts
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.get("name")?.as_str()),
+            );
         }
     }
-    let granted_view = view(
-        pod_spec,
-        |image| image.is_some_and(|i| profile.matcher.image_matches(i)),
-        |name| granted_mounts.contains(name) || !baseline_mounts.contains(name),
-    );
+    let granted_view = view(pod_spec, &granted_image, &|name| {
+        granted_mounts.contains(&name) || !baseline_mounts.contains(&name)
+    });
     super::host_paths::check(&granted_view, granted, findings, edits);
-    if baseline_images.is_empty() {
+    if baseline_mounts.is_empty() {
         return;
     }
-    let baseline_view = view(
-        pod_spec,
-        |image| !image.is_some_and(|i| profile.matcher.image_matches(i)),
-        |name| baseline_mounts.contains(name),
-    );
+    let outside_image = |image: Option<&str>| !granted_image(image);
+    let baseline_view = view(pod_spec, &outside_image, &|name| {
+        baseline_mounts.contains(&name)
+    });
     let mut outside = Findings::default();
     super::host_paths::check(&baseline_view, baseline, &mut outside, edits);
     let Findings {
@@ -735,8 +730,8 @@ pub fn check_bound_host_paths(
 /// name alone, so nothing of theirs is judged and every index stays.
 fn view(
     pod_spec: &Map<String, Value>,
-    keep_container: impl Fn(Option<&str>) -> bool,
-    keep_volume: impl Fn(&str) -> bool,
+    keep_container: &dyn Fn(Option<&str>) -> bool,
+    keep_volume: &dyn Fn(&str) -> bool,
 ) -> Map<String, Value> {
     let mut view = Map::new();
     for list in CONTAINER_LISTS {
