@@ -91,6 +91,12 @@ def main():
             pod_override({"serviceAccountName": "default", "serviceAccount": "default"}),
             False, profile_judged=False))
 
+        if profile["match"].get("serviceAccounts"):
+            write(name, "other-requester", case(
+                "the same DaemonSet created by kubernetes-admin instead of the profile's requester matches no profile",
+                {"userInfo": {"username": "kubernetes-admin", "groups": ["kubeadm:cluster-admins", "system:authenticated"]}},
+                False, profile_judged=False))
+
         # The first container of the profile's images with a hostPath mount.
         granted = None
         for lst in ("containers", "initContainers"):
