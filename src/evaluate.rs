@@ -258,18 +258,24 @@ fn evaluate(
         );
     }
     let mut notes = Vec::new();
+    let mut profile = None;
     let (findings, mode) = match target {
         Target::DaemonSet => {
-            let findings = daemonset::evaluate(
+            let judged = match daemonset::evaluate(
                 &mut object,
                 &namespace,
                 &policy.daemon_sets,
                 &policy.drivers,
-            );
+                &requester,
+            ) {
+                Ok(judged) => judged,
+                Err(e) => return reject(format!("policy settings are invalid: {e}"), Vec::new()),
+            };
             if judged_unchanged {
-                return unchanged_template_verdict(findings);
+                return judged_by(unchanged_template_verdict(judged.findings), judged.profile);
             }
-            (findings, policy.daemon_sets.mode)
+            profile = judged.profile;
+            (judged.findings, judged.mode)
         }
         Target::StorageClass => {
             let mut findings = storage_class::evaluate(
@@ -323,10 +329,21 @@ fn evaluate(
             }
         }
     };
-    let mut response = verdict(target, &requester, findings, mode, object);
+    let mut response = judged_by(verdict(target, &requester, findings, mode, object), profile);
     // Warnings of rules with a mode of their own, whatever the verdict.
     if !notes.is_empty() {
         response.warnings.get_or_insert_with(Vec::new).extend(notes);
+    }
+    response
+}
+
+/// The audit annotation naming the profile that judged a DaemonSet (the
+/// API server prefixes the key with the webhook's name).
+pub const PROFILE_ANNOTATION: &str = "profile";
+
+fn judged_by(mut response: ValidationResponse, profile: Option<String>) -> ValidationResponse {
+    if let Some(profile) = profile {
+        response.audit_annotations = Some([(PROFILE_ANNOTATION.to_string(), profile)].into());
     }
     response
 }

@@ -60,7 +60,7 @@ impl DriverGlob {
 
 /// Stars never produce a `.`, so the labels of the pattern and of the name
 /// pair up one to one and each pair is matched on its own.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     let mut pattern_labels = pattern.split(|&b| b == b'.');
     let mut name_labels = name.split(|&b| b == b'.');
     loop {

@@ -29,6 +29,8 @@ pub struct DaemonSetRules {
     pub image_volumes: ImageVolumeRules,
     /// `daemonSets.ephemeralContainers.allPods`.
     pub ephemeral_all_pods: bool,
+    /// `daemonSets.profiles`: matchers compiled, bodies raw until matched.
+    pub profiles: Vec<crate::daemonset::profiles::Profile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -89,6 +91,14 @@ impl Policy {
                 },
                 image_volumes: ImageVolumeRules::compile(ds.image_volumes, &mut errors),
                 ephemeral_all_pods: ds.ephemeral_containers.all_pods,
+                // validate_settings loads every section: only then is every
+                // profile body compiled (an evaluation compiles the one that
+                // matches).
+                profiles: crate::daemonset::profiles::compile(
+                    ds.profiles,
+                    sections == Sections::ALL,
+                    &mut errors,
+                ),
             }
         } else {
             DaemonSetRules::default()
@@ -130,7 +140,7 @@ pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
 
 /// A parse error as `path: reason`, the path found from the error's
 /// position in `json` (under `prefix`, the path of `json` itself).
-fn located(json: &[u8], prefix: &str, e: &serde_json::Error) -> String {
+pub(crate) fn located(json: &[u8], prefix: &str, e: &serde_json::Error) -> String {
     let offset = json_path::offset_of(json, e.line(), e.column());
     let inner = json_path::path_at(json, offset);
     let path = match (prefix.is_empty(), inner.is_empty()) {

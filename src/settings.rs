@@ -162,6 +162,9 @@ pub struct DaemonSetSettings {
     pub image_volumes: ImageVolumeSettings,
     /// Debug containers added to running Pods (`pods/ephemeralcontainers`).
     pub ephemeral_containers: EphemeralContainerSettings,
+    /// Named rule sets for the DaemonSets their `match` selects
+    /// (`daemonset::profiles`); the fields above are the baseline.
+    pub profiles: Vec<crate::daemonset::profiles::ProfileSettings>,
 }
 
 /// Ephemeral containers are added to a running Pod by an UPDATE of its
@@ -192,6 +195,7 @@ impl Default for DaemonSetSettings {
             ephemeral_volumes: EphemeralVolumeSettings::default(),
             image_volumes: ImageVolumeSettings::default(),
             ephemeral_containers: EphemeralContainerSettings::default(),
+            profiles: Vec::new(),
         }
     }
 }

@@ -1239,3 +1239,176 @@ fn the_oracle_knows_recursive_read_only_and_host_to_container() {
         Ok(())
     );
 }
+
+// ---------------------------------------------------------------------------
+// Profiles (`daemonSets.profiles`).
+
+/// A profile matching `namespace` whose every section is the `daemonSets`
+/// section of `body`, so that it inherits nothing from the baseline.
+fn profile_from(name: &str, namespace: &str, body: &Value) -> Value {
+    let ds = body.get("daemonSets").cloned().unwrap_or_else(|| json!({}));
+    json!({
+        "name": name,
+        "match": {"namespaces": [namespace]},
+        "mode": ds.get("mode").cloned().unwrap_or_else(|| json!("enforce")),
+        "hostPaths": ds.get("hostPaths").cloned().unwrap_or_else(|| json!({})),
+        "tolerations": ds.get("tolerations").cloned().unwrap_or_else(|| json!({})),
+        "allowNodeName": ds.get("allowNodeName").cloned().unwrap_or(Value::Bool(false)),
+    })
+}
+
+fn with_profiles(settings: &Value, profiles: Vec<Value>) -> Value {
+    let mut settings = settings.clone();
+    if !settings.is_object() {
+        settings = json!({});
+    }
+    if !settings["daemonSets"].is_object() {
+        settings["daemonSets"] = json!({});
+    }
+    settings["daemonSets"]["profiles"] = Value::Array(profiles);
+    settings
+}
+
+fn profile_of(r: &kubewarden_policy_sdk::response::ValidationResponse) -> Option<String> {
+    r.audit_annotations.as_ref()?.get("profile").cloned()
+}
+
+/// The verdict without the profile annotation.
+fn judged(
+    r: &kubewarden_policy_sdk::response::ValidationResponse,
+) -> (bool, Option<String>, Option<Vec<String>>, Option<Value>) {
+    (
+        r.accepted,
+        r.message.clone(),
+        r.warnings.clone(),
+        r.mutated_object.clone(),
+    )
+}
+
+fn namespace_of(case: &Case) -> Option<String> {
+    case.object
+        .get("metadata")?
+        .get("namespace")?
+        .as_str()
+        .filter(|ns| !ns.is_empty())
+        .map(str::to_string)
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// A profile that matches judges exactly as its sections would as the
+    /// baseline (so every property of the baseline holds within a
+    /// profile: an accepted DaemonSet has no mount the profile does not
+    /// grant), and a profile that matches nothing changes no verdict.
+    #[test]
+    fn a_profile_judges_as_its_sections_would_and_others_change_nothing(b in bytes()) {
+        let (case, body) = generate(&b, |g| {
+            (generators::case(g, Some(Kind::DaemonSet)), valid_settings(g))
+        });
+        let Some(namespace) = namespace_of(&case) else { return Ok(()); };
+        let top = case.settings.clone();
+        prop_assume!(settings_are_valid(&top));
+        let mut as_baseline = top.clone();
+        if !as_baseline.is_object() {
+            as_baseline = json!({});
+        }
+        as_baseline["daemonSets"] = body.get("daemonSets").cloned().unwrap_or_else(|| json!({}));
+        // The sections a profile cannot carry stay the baseline's.
+        for key in ["ephemeralVolumes", "imageVolumes", "ephemeralContainers"] {
+            match top.get("daemonSets").and_then(|d| d.get(key)) {
+                Some(section) => as_baseline["daemonSets"][key] = section.clone(),
+                None => {
+                    if let Some(Value::Object(d)) = as_baseline.get_mut("daemonSets") {
+                        d.remove(key);
+                    }
+                }
+            }
+        }
+        let profiled = with_profiles(&top, vec![profile_from("p", &namespace, &body)]);
+        prop_assume!(settings_are_valid(&as_baseline) && settings_are_valid(&profiled));
+        let under_profile = oracle::run(&case.with_settings(profiled));
+        let under_baseline = oracle::run(&case.with_settings(as_baseline));
+        prop_assert_eq!(judged(&under_profile), judged(&under_baseline));
+        let elsewhere = with_profiles(&top, vec![profile_from("p", "nowhere", &body)]);
+        let unmatched = oracle::run(&case.with_settings(elsewhere));
+        let plain = oracle::run(&case);
+        prop_assert_eq!(judged(&unmatched), judged(&plain));
+        prop_assert_eq!(profile_of(&unmatched), None);
+    }
+
+    /// Profiles a DaemonSet cannot provably match together (refused at
+    /// load otherwise) may come in any order: the verdict is the same.
+    #[test]
+    fn profile_order_changes_no_verdict(b in bytes()) {
+        let (case, bodies, namespaces) = generate(&b, |g| {
+            let case = generators::case(g, Some(Kind::DaemonSet));
+            let bodies: Vec<Value> = (0..3).map(|_| valid_settings(g)).collect();
+            let all = ["logging", "kube-system", "monitoring", "other"];
+            let first = g.below(all.len());
+            let namespaces: Vec<String> = (0..3)
+                .map(|i| all[(first + i) % all.len()].to_string())
+                .collect();
+            (case, bodies, namespaces)
+        });
+        let profiles: Vec<Value> = bodies
+            .iter()
+            .zip(&namespaces)
+            .enumerate()
+            .map(|(i, (body, ns))| profile_from(&format!("p{i}"), ns, body))
+            .collect();
+        let forward = with_profiles(&case.settings, profiles.clone());
+        let mut reversed_list = profiles;
+        reversed_list.reverse();
+        let reversed = with_profiles(&case.settings, reversed_list);
+        prop_assert_eq!(settings_are_valid(&forward), settings_are_valid(&reversed));
+        prop_assume!(settings_are_valid(&forward));
+        // Two profiles on one namespace overlap: refused in either order.
+        let twice = vec![profile_from("a", &namespaces[0], &bodies[0]), profile_from("b", &namespaces[0], &bodies[1])];
+        prop_assert!(!settings_are_valid(&with_profiles(&case.settings, twice)));
+        let a = oracle::run(&case.with_settings(forward));
+        let b = oracle::run(&case.with_settings(reversed));
+        prop_assert_eq!(judged(&a), judged(&b));
+        prop_assert_eq!(profile_of(&a), profile_of(&b));
+    }
+
+    /// Over a strict baseline (no hostPath, no wildcard, no toleration but
+    /// the DaemonSet controller's, no nodeName), removing a profile that
+    /// requires and forbids no toleration never turns a rejection into an
+    /// acceptance, and changes nothing for a DaemonSet it did not judge.
+    #[test]
+    fn removing_a_profile_never_admits_more(b in bytes()) {
+        let (case, body) = generate(&b, |g| {
+            (generators::case(g, Some(Kind::DaemonSet)), valid_settings(g))
+        });
+        let Some(namespace) = namespace_of(&case) else { return Ok(()); };
+        let mut strict = case.settings.clone();
+        if !strict.is_object() {
+            strict = json!({});
+        }
+        strict["daemonSets"] = json!({
+            "hostPaths": {"allowed": []},
+            "tolerations": {"allowWildcard": false, "allowed": []},
+            "allowNodeName": false
+        });
+        prop_assume!(settings_are_valid(&strict));
+        let mut profile = profile_from("p", &namespace, &body);
+        if let Some(t) = profile["tolerations"].as_object_mut() {
+            t.remove("required");
+            t.remove("forbidden");
+            t.remove("mutate");
+        }
+        let other = profile_from("q", "nowhere", &body);
+        let with = with_profiles(&strict, vec![other.clone(), profile]);
+        prop_assume!(settings_are_valid(&with));
+        let without = with_profiles(&strict, vec![other]);
+        let before = oracle::run(&case.with_settings(with));
+        let after = oracle::run(&case.with_settings(without));
+        if !before.accepted {
+            prop_assert!(!after.accepted, "removing the profile admitted it: {:?}", after);
+        }
+        if profile_of(&before).is_none() {
+            prop_assert_eq!(judged(&before), judged(&after));
+        }
+    }
+}

@@ -69,6 +69,9 @@ struct Expect {
     message_not_contains: Vec<String>,
     #[serde(default)]
     warnings_contain: Vec<String>,
+    /// The response's audit annotations, exactly (`{}`: none).
+    #[serde(default)]
+    audit_annotations: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default)]
     violations: Option<Vec<ExpectedViolation>>,
     #[serde(default)]
@@ -278,6 +281,15 @@ fn run_case(policy: &PolicyModule, case: &Case) -> Result<Vec<String>, String> {
         if !warnings.iter().any(|w| w.contains(wanted.as_str())) {
             failures.push(format!(
                 "no warning contains {wanted:?}; warnings: {warnings:?}"
+            ));
+        }
+    }
+
+    if let Some(expected) = &expect.audit_annotations {
+        let got = response.audit_annotations.clone().unwrap_or_default();
+        if &got != expected {
+            failures.push(format!(
+                "audit annotations are {got:?}, expected {expected:?}"
             ));
         }
     }

@@ -30,6 +30,10 @@ enum Shape {
     Int,
     Str,
     Enum(Vec<String>),
+    /// A section kept raw by the parser (a profile's `hostPaths`, ...):
+    /// its content is checked by `validate_settings`, the form takes it as
+    /// a free map.
+    Raw,
 }
 
 #[derive(Debug, Clone)]
@@ -98,8 +102,14 @@ fn expected_names(message: &str) -> Vec<String> {
 fn probe(path: &[Seg]) -> Shape {
     let document = wrap(path, json!({ PROBE: 1 }));
     let here = display(path);
-    let (at, message) = parse_error(&document)
-        .unwrap_or_else(|| panic!("a map was accepted at `{here}`: cannot tell its shape"));
+    let Some((at, message)) = parse_error(&document) else {
+        // Only the raw sections of a profile accept any map here.
+        assert!(
+            here.starts_with("daemonSets.profiles[0]."),
+            "a map was accepted at `{here}`: cannot tell its shape"
+        );
+        return Shape::Raw;
+    };
     let mut deeper: Vec<Seg> = path.to_vec();
     deeper.push(Seg::Key);
     let key_path = display(&deeper).replace(".k", &format!(".{PROBE}"));
@@ -211,17 +221,7 @@ fn ui_settings() -> BTreeMap<String, Value> {
         for key in ["label", "type", "group", "description"] {
             assert!(q[key].is_string(), "question `{var}` has no `{key}`");
         }
-        if let Some(subs) = q.get("sequence_questions") {
-            for sub in subs.as_array().expect("sequence_questions list") {
-                let name = sub["variable"].as_str().expect("variable");
-                assert!(
-                    sub["label"].is_string() && sub["type"].is_string(),
-                    "{var}[].{name}"
-                );
-                let previous = out.insert(format!("{var}[].{name}"), sub.clone());
-                assert!(previous.is_none(), "`{var}[].{name}` asked twice");
-            }
-        }
+        sequence_questions(&var, &q, &mut out);
         assert!(
             q.get("subquestions").is_none(),
             "`{var}`: this form uses flat questions; subquestions are not checked"
@@ -230,6 +230,25 @@ fn ui_settings() -> BTreeMap<String, Value> {
         assert!(previous.is_none(), "`{var}` asked twice");
     }
     out
+}
+
+/// The sequence questions of `q` as `var[].sub`, nested ones as
+/// `var[].sub[].subsub`.
+fn sequence_questions(var: &str, q: &Value, out: &mut BTreeMap<String, Value>) {
+    let Some(subs) = q.get("sequence_questions") else {
+        return;
+    };
+    for sub in subs.as_array().expect("sequence_questions list") {
+        let name = sub["variable"].as_str().expect("variable");
+        assert!(
+            sub["label"].is_string() && sub["type"].is_string(),
+            "{var}[].{name}"
+        );
+        let path = format!("{var}[].{name}");
+        sequence_questions(&path, sub, out);
+        let previous = out.insert(path.clone(), sub.clone());
+        assert!(previous.is_none(), "`{path}` asked twice");
+    }
 }
 
 fn ui_type_fits(shape: &Shape, question: &Value) -> bool {
@@ -249,7 +268,7 @@ fn ui_type_fits(shape: &Shape, question: &Value) -> bool {
             Shape::Struct(_) => ty == "sequence[",
             _ => ty == "array[",
         },
-        Shape::Map(_) => ty == "map[",
+        Shape::Map(_) | Shape::Raw => ty == "map[",
         Shape::Struct(_) => false,
     }
 }
@@ -374,6 +393,10 @@ fn every_enum_option_is_accepted() {
             json!({"provisioner": "ebs.csi.aws.com"}),
         ),
         ("csiDrivers.inline", json!({"driver": "nfs.csi.k8s.io"})),
+        (
+            "daemonSets.profiles",
+            json!({"name": "agent", "match": {"namespaces": ["agents"]}}),
+        ),
     ]);
     let mut checked = 0;
     for q in questions() {

@@ -54,13 +54,28 @@ impl AllowedPrefix {
 
 impl HostPathRules {
     pub fn compile(settings: HostPathSettings, errors: &mut SettingErrors) -> Self {
-        Self::compile_at(settings, "daemonSets.hostPaths", errors)
+        Self::compile_at(settings, "daemonSets.hostPaths", false, errors)
+    }
+
+    /// `root_read_only`: `/` may be allowed read-only, an explicit grant
+    /// only a profile makes (`daemonset::profiles`).
+    pub fn compile_with(
+        settings: HostPathSettings,
+        root_read_only: bool,
+        errors: &mut SettingErrors,
+    ) -> Self {
+        Self::compile_at(settings, "daemonSets.hostPaths", root_read_only, errors)
     }
 
     /// The same compilation for another section (`base`, the settings path
     /// errors are reported under): PersistentVolume paths are judged by this
     /// engine too (`storage::persistent_volume`).
-    pub fn compile_at(settings: HostPathSettings, base: &str, errors: &mut SettingErrors) -> Self {
+    pub fn compile_at(
+        settings: HostPathSettings,
+        base: &str,
+        root_read_only: bool,
+        errors: &mut SettingErrors,
+    ) -> Self {
         let forbidden: Vec<String> = settings
             .forbidden
             .iter()
@@ -79,10 +94,14 @@ impl HostPathRules {
             ) else {
                 continue;
             };
-            if prefix == "/" {
+            if prefix == "/" && !(root_read_only && entry.read_only) {
                 errors.add(
                     format!("{path}.pathPrefix"),
-                    "\"/\" would allow the whole host filesystem",
+                    if root_read_only {
+                        "\"/\" read-write would allow writing the whole host filesystem (a profile may allow it with readOnly: true)"
+                    } else {
+                        "\"/\" would allow the whole host filesystem"
+                    },
                 );
                 continue;
             }

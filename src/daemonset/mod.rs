@@ -7,14 +7,17 @@ pub mod image_reference;
 pub mod image_volumes;
 pub mod inline_csi;
 pub mod node_name;
+pub mod profiles;
 pub mod tolerations;
 
 use serde_json::{Map, Value};
 
 use crate::drivers::DriverRules;
+use crate::exemptions::Requester;
 use crate::fields::object;
 use crate::policy::DaemonSetRules;
 use crate::rules::UNREADABLE;
+use crate::settings::Mode;
 use crate::violation::{Findings, Violation};
 
 pub const POD_SPEC: &str = "spec.template.spec";
@@ -46,27 +49,70 @@ pub enum Edit {
     SetTolerationSeconds { index: usize, seconds: Option<i64> },
 }
 
-/// Judges a DaemonSet and applies the mutations the settings enable.
+/// A DaemonSet's verdict material: what the rules found, the mode that
+/// applies and the profile that judged it (`None`: the baseline).
+#[derive(Debug)]
+pub struct Judgement {
+    pub findings: Findings,
+    pub mode: Mode,
+    pub profile: Option<String>,
+}
+
+/// Judges a DaemonSet by the first profile that matches it, or the
+/// baseline, and applies the mutations the settings enable. `Err` only
+/// when the matched profile's settings are invalid (validate_settings
+/// refuses them, so policy-server never runs with them).
 pub fn evaluate(
     object: &mut Map<String, Value>,
     namespace: &str,
     rules: &DaemonSetRules,
     drivers: &DriverRules,
-) -> Findings {
+    who: &Requester<'_>,
+) -> Result<Judgement, String> {
     let mut findings = Findings::default();
     let mut edits = Vec::new();
-    if let Some(pod_spec) = pod_spec(object, &mut findings) {
-        host_paths::check(pod_spec, &rules.host_paths, &mut findings, &mut edits);
-        tolerations::check(pod_spec, &rules.tolerations, &mut findings, &mut edits);
-        inline_csi::check(pod_spec, namespace, drivers, &mut findings);
-        node_name::check(pod_spec, rules.allow_node_name, &mut findings);
+    let spec = pod_spec(object, &mut findings);
+    let profile = if rules.profiles.is_empty() {
+        None
+    } else {
+        profiles::select(&rules.profiles, &profiles::Subject::of(spec, who))
+    };
+    let own = profile.map(profiles::Profile::rules).transpose()?;
+    let own = own.unwrap_or_default();
+    if let Some(pod_spec) = spec {
+        let host_paths = own.host_paths.as_ref().unwrap_or(&rules.host_paths);
+        match profile {
+            Some(p) if p.binds_images() => profiles::check_bound_host_paths(
+                pod_spec,
+                p,
+                host_paths,
+                &rules.host_paths,
+                &mut findings,
+                &mut edits,
+            ),
+            _ => host_paths::check(pod_spec, host_paths, &mut findings, &mut edits),
+        }
+        let tolerations = own.tolerations.as_ref().unwrap_or(&rules.tolerations);
+        tolerations::check(pod_spec, tolerations, &mut findings, &mut edits);
+        inline_csi::check(
+            pod_spec,
+            namespace,
+            own.inline_csi.as_ref().unwrap_or(drivers),
+            &mut findings,
+        );
+        let allow_node_name = own.allow_node_name.unwrap_or(rules.allow_node_name);
+        node_name::check(pod_spec, allow_node_name, &mut findings);
         ephemeral_volumes::check(pod_spec, &rules.ephemeral_volumes, &mut findings);
         image_volumes::check(pod_spec, &rules.image_volumes, &mut findings);
     }
     if !edits.is_empty() {
         apply(object, edits);
     }
-    findings
+    Ok(Judgement {
+        findings,
+        mode: own.mode.unwrap_or(rules.mode),
+        profile: profile.map(|p| p.name.clone()),
+    })
 }
 
 fn pod_spec<'a>(

@@ -112,6 +112,7 @@ impl PersistentVolumeRules {
                 mutate: false,
             },
             BASE,
+            false,
             errors,
         );
         for (i, source) in settings.allowed_sources.iter().enumerate() {

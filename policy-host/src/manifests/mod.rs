@@ -219,6 +219,11 @@ pub fn check(
             warnings,
             patch,
             seconds: evaluated.duration.as_secs_f64(),
+            profile: response
+                .audit_annotations
+                .as_ref()
+                .and_then(|a| a.get(daemonset_csi_policy::evaluate::PROFILE_ANNOTATION))
+                .cloned(),
         });
     }
     let report = Report {

@@ -85,6 +85,9 @@ pub struct ObjectResult {
     pub warnings: Vec<String>,
     pub patch: Vec<json_patch::PatchOperation>,
     pub seconds: f64,
+    /// The DaemonSet profile that judged the object (its audit annotation
+    /// `profile`); `None`: the baseline.
+    pub profile: Option<String>,
 }
 
 impl ObjectResult {
@@ -266,6 +269,9 @@ pub fn render_table(report: &Report, quiet: bool) -> String {
             o.label(),
             o.location
         );
+        if let Some(profile) = &o.profile {
+            let _ = writeln!(out, "          profile:   {profile}");
+        }
         if o.verdict == Verdict::Rejected {
             for v in &o.violations {
                 let _ = writeln!(out, "          violation: {}", v.message);
@@ -308,6 +314,9 @@ pub fn render_json(report: &Report) -> Value {
                 });
                 if let Value::Object(fields) = fields {
                     map.extend(fields);
+                }
+                if let Some(profile) = &o.profile {
+                    map.insert("profile".into(), json!(profile));
                 }
             }
             v

@@ -1,0 +1,1059 @@
+//! `daemonSets.profiles`: named rule sets for the node agents a platform
+//! team runs. The first profile in list order whose `match` holds judges a
+//! DaemonSet; a DaemonSet no profile matches meets the baseline (the
+//! top-level `daemonSets` rules) exactly as without profiles.
+//!
+//! Each request reads only `name` and `match` of every profile: the rule
+//! sections stay raw JSON until their profile matches, and only then are
+//! parsed and compiled. `validate_settings` compiles every one, so an
+//! evaluation never meets a body that failed validation.
+//!
+//! A rule section a profile leaves out is the baseline's; a section it sets
+//! replaces the baseline's whole, with the section's own secure defaults for
+//! the fields it leaves out (so `forbidden` is the runtime sockets again,
+//! not the baseline's list).
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::host_paths::HostPathRules;
+use super::tolerations::TolerationRules;
+use super::{CONTAINER_LISTS, Edit};
+use crate::drivers::DriverRules;
+use crate::exemptions::Requester;
+use crate::glob::{DriverGlob, glob_match};
+use crate::settings::{CsiDriverSettings, HostPathSettings, Mode, TolerationSettings};
+use crate::settings_errors::SettingErrors;
+use crate::violation::{Findings, Violation};
+
+/// A rule section kept as the JSON the settings spelled.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(transparent)]
+pub struct RawSection(Box<RawValue>);
+
+impl PartialEq for RawSection {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileSettings {
+    pub name: String,
+    #[serde(rename = "match")]
+    pub matches: ProfileMatch,
+    /// Absent: the baseline's mode.
+    pub mode: Option<Mode>,
+    /// A `HostPathSettings`; absent: the baseline's.
+    pub host_paths: Option<RawSection>,
+    /// A `TolerationSettings`; absent: the baseline's.
+    pub tolerations: Option<RawSection>,
+    /// Absent: the baseline's.
+    pub allow_node_name: Option<bool>,
+    /// Driver globs for inline CSI volumes; absent: `csiDrivers.allowed`.
+    pub inline_csi_drivers: Option<Vec<String>>,
+}
+
+/// Every field set must match; an unset field matches anything.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileMatch {
+    pub namespaces: Option<Vec<String>>,
+    pub names: Option<Vec<String>>,
+    /// `spec.template.spec.serviceAccountName`.
+    pub service_account_names: Option<Vec<String>>,
+    /// The requester: `users`, `groups` and `serviceAccounts` form one
+    /// condition, met when any entry of the three matches.
+    pub users: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub service_accounts: Option<Vec<String>>,
+    pub images: Option<Vec<ImagePattern>>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagePattern {
+    /// A normalised repository (`docker.io/library/nginx`), `*` standing
+    /// for one or more characters within one `/` component and one `.` label.
+    pub repository: String,
+    /// The image must name a digest (`@sha256:...`).
+    pub require_digest: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct ImageRule {
+    pattern: String,
+    require_digest: bool,
+}
+
+/// What a profile matches, compiled.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Matcher {
+    namespaces: Option<Vec<DriverGlob>>,
+    names: Option<Vec<DriverGlob>>,
+    service_account_names: Option<Vec<DriverGlob>>,
+    /// Usernames: `users` and the `serviceAccounts` as the API server names
+    /// them (`system:serviceaccount:<namespace>:<name>`).
+    usernames: Vec<String>,
+    groups: Vec<String>,
+    requester_set: bool,
+    images: Option<Vec<ImageRule>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    /// `daemonSets.profiles[i]`.
+    pub path: String,
+    matcher: Matcher,
+    mode: Option<Mode>,
+    allow_node_name: Option<bool>,
+    host_paths: Option<RawSection>,
+    tolerations: Option<RawSection>,
+    inline_csi_drivers: Option<Vec<String>>,
+}
+
+/// A matched profile's sections, compiled; `None` is the baseline's.
+#[derive(Debug, Default)]
+pub struct ProfileRules {
+    pub mode: Option<Mode>,
+    pub host_paths: Option<HostPathRules>,
+    pub tolerations: Option<TolerationRules>,
+    pub allow_node_name: Option<bool>,
+    pub inline_csi: Option<DriverRules>,
+}
+
+const BASE: &str = "daemonSets.profiles";
+
+/// Compiles the matchers of every profile; with `full` (validate_settings)
+/// also every body, and refuses profiles that provably overlap.
+pub fn compile(
+    settings: Vec<ProfileSettings>,
+    full: bool,
+    errors: &mut SettingErrors,
+) -> Vec<Profile> {
+    let mut profiles: Vec<Profile> = Vec::with_capacity(settings.len());
+    let mut names = HashSet::new();
+    for (i, p) in settings.into_iter().enumerate() {
+        let path = format!("{BASE}[{i}]");
+        if !valid_name(&p.name) {
+            errors.add(
+                format!("{path}.name"),
+                format!(
+                    "{:?} is not a profile name (a lowercase DNS label: a-z, 0-9, '-', at most 63)",
+                    p.name
+                ),
+            );
+        } else if !names.insert(p.name.clone()) {
+            errors.add(
+                format!("{path}.name"),
+                format!("{} is already the name of another profile", p.name),
+            );
+        }
+        let matcher = compile_match(&p.matches, &format!("{path}.match"), errors);
+        let profile = Profile {
+            name: p.name,
+            path,
+            matcher,
+            mode: p.mode,
+            allow_node_name: p.allow_node_name,
+            host_paths: p.host_paths,
+            tolerations: p.tolerations,
+            inline_csi_drivers: p.inline_csi_drivers,
+        };
+        if full {
+            profile.compile_body(errors);
+            for earlier in &profiles {
+                if earlier.matcher.provably_overlaps(&profile.matcher) {
+                    errors.add(
+                        format!("{}.match", profile.path),
+                        format!(
+                            "a DaemonSet can match both this profile and {} ({}): give them disjoint namespaces, names, serviceAccountNames or requesters",
+                            earlier.path, earlier.name
+                        ),
+                    );
+                }
+            }
+        }
+        profiles.push(profile);
+    }
+    profiles
+}
+
+fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+fn name_globs(
+    list: &Option<Vec<String>>,
+    path: &str,
+    errors: &mut SettingErrors,
+) -> Option<Vec<DriverGlob>> {
+    let list = list.as_ref()?;
+    if list.is_empty() {
+        errors.add(
+            path,
+            "an empty list matches nothing: leave it out or name an entry",
+        );
+    }
+    Some(
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                errors.parsed(
+                    format!("{path}[{i}]"),
+                    p,
+                    DriverGlob::parse(p).map_err(|e| e.replace("driver pattern", "pattern")),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn exact_list<'a>(
+    list: &'a Option<Vec<String>>,
+    path: &str,
+    errors: &mut SettingErrors,
+) -> &'a [String] {
+    let Some(list) = list else {
+        return &[];
+    };
+    if list.is_empty() {
+        errors.add(
+            path,
+            "an empty list matches nothing: leave it out or name an entry",
+        );
+    }
+    for (i, e) in list.iter().enumerate() {
+        if e.trim().is_empty() {
+            errors.add(format!("{path}[{i}]"), "empty entry");
+        }
+    }
+    list
+}
+
+fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Matcher {
+    let mut usernames: Vec<String> =
+        exact_list(&m.users, &format!("{path}.users"), errors).to_vec();
+    for (i, sa) in exact_list(
+        &m.service_accounts,
+        &format!("{path}.serviceAccounts"),
+        errors,
+    )
+    .iter()
+    .enumerate()
+    {
+        match sa.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                usernames.push(format!("system:serviceaccount:{ns}:{name}"));
+            }
+            _ => errors.add(
+                format!("{path}.serviceAccounts[{i}]"),
+                format!("{sa:?} must be namespace/name"),
+            ),
+        }
+    }
+    let groups = exact_list(&m.groups, &format!("{path}.groups"), errors).to_vec();
+    let images = m.images.as_ref().map(|list| {
+        if list.is_empty() {
+            errors.add(
+                format!("{path}.images"),
+                "an empty list matches nothing: leave it out or name an entry",
+            );
+        }
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, image)| {
+                let field = format!("{path}.images[{i}].repository");
+                errors
+                    .parsed(
+                        field,
+                        &image.repository,
+                        repository_pattern(&image.repository),
+                    )
+                    .map(|pattern| ImageRule {
+                        pattern,
+                        require_digest: image.require_digest,
+                    })
+            })
+            .collect()
+    });
+    let matcher = Matcher {
+        namespaces: name_globs(&m.namespaces, &format!("{path}.namespaces"), errors),
+        names: name_globs(&m.names, &format!("{path}.names"), errors),
+        service_account_names: name_globs(
+            &m.service_account_names,
+            &format!("{path}.serviceAccountNames"),
+            errors,
+        ),
+        requester_set: m.users.is_some() || m.groups.is_some() || m.service_accounts.is_some(),
+        usernames,
+        groups,
+        images,
+    };
+    if matcher.namespaces.is_none()
+        && matcher.names.is_none()
+        && matcher.service_account_names.is_none()
+        && !matcher.requester_set
+        && matcher.images.is_none()
+    {
+        errors.add(
+            path,
+            "a profile must match on something (namespaces, names, serviceAccountNames, users, groups, serviceAccounts or images)",
+        );
+    }
+    matcher
+}
+
+/// A repository pattern in the normalised form the container runtime
+/// compares (see [`normalised_repository`]): a registry domain first, then
+/// lowercase path components, no tag and no digest.
+fn repository_pattern(pattern: &str) -> Result<String, String> {
+    let Some((domain, path)) = pattern.split_once('/') else {
+        return Err("write the registry and repository (docker.io/library/nginx)".into());
+    };
+    if !(domain.contains(['.', ':']) || domain == "localhost") {
+        return Err(format!(
+            "{domain} is not a registry domain: write the normalised repository (docker.io/{pattern})"
+        ));
+    }
+    if domain == "index.docker.io" {
+        return Err(format!("write docker.io/{path}, as images are normalised"));
+    }
+    if domain == "docker.io" && !path.contains('/') {
+        return Err(format!(
+            "write docker.io/library/{path}, as images are normalised"
+        ));
+    }
+    if pattern.contains('@') || path.contains(':') {
+        return Err("a repository has no tag or digest (set requireDigest for digests)".into());
+    }
+    if pattern.contains("**") {
+        return Err("'**' is not supported: '*' stays within one component".into());
+    }
+    let valid_domain = domain
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'*'));
+    let valid_path = path.split('/').all(|c| {
+        !c.is_empty()
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'-' | b'*')
+            })
+    });
+    if !valid_domain || !valid_path || domain.split('.').any(str::is_empty) {
+        return Err("not a repository: a domain, then lowercase components of a-z, 0-9, '.', '_', '-' or '*'".into());
+    }
+    Ok(pattern.to_string())
+}
+
+/// The repository an image reference pulls, normalised as the container
+/// runtime reads it, and whether it names a digest. distribution/reference
+/// `normalize.go` (`ParseNormalizedNamed`, `splitDockerDomain`), which
+/// containerd's CRI plugin (`reference/docker.ParseDockerRef`) and kubelet
+/// (`pkg/kubelet/images/image_manager.go`, `applyDefaultImageTag`) use: the
+/// first component is a registry only when it holds a `.` or `:`, is
+/// `localhost` or has an uppercase letter, else the image is on `docker.io`;
+/// `index.docker.io` is `docker.io`; a one-component Docker Hub name is
+/// under `library/`. The tag (a `:` after the last `/`) and digest (`@`)
+/// are not part of the repository. A reference that does not parse matches
+/// no pattern (kubelet refuses it: `InvalidImageName`).
+pub fn normalised_repository(image: &str) -> Option<(String, bool)> {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    if digest.is_some_and(|d| !valid_digest(d)) {
+        return None;
+    }
+    let name = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => {
+            let tag = &name[i + 1..];
+            let tag_ok = !tag.is_empty()
+                && tag.len() <= 128
+                && !tag.starts_with(['.', '-'])
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !tag_ok {
+                return None;
+            }
+            &name[..i]
+        }
+        _ => name,
+    };
+    let (domain, path) = match name.split_once('/') {
+        Some((d, p))
+            if d.contains(['.', ':'])
+                || d == "localhost"
+                || d.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
+            (d, p)
+        }
+        _ => ("docker.io", name),
+    };
+    let domain = if domain == "index.docker.io" {
+        "docker.io"
+    } else {
+        domain
+    };
+    let valid_path = path.split('/').all(|c| {
+        !c.is_empty()
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+    });
+    if !valid_path || domain.is_empty() {
+        return None;
+    }
+    let repository = if domain == "docker.io" && !path.contains('/') {
+        format!("docker.io/library/{path}")
+    } else {
+        format!("{domain}/{path}")
+    };
+    Some((repository, digest.is_some()))
+}
+
+/// go-digest's `Validate` for the algorithms it registers: lowercase hex of
+/// the algorithm's length.
+fn valid_digest(digest: &str) -> bool {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let len = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return false,
+    };
+    hex.len() == len
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn repository_matches(pattern: &str, repository: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut r = repository.split('/');
+    loop {
+        match (p.next(), r.next()) {
+            (Some(p), Some(r)) if glob_match(p.as_bytes(), r.as_bytes()) => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+impl ImageRule {
+    fn matches(&self, image: &str) -> bool {
+        normalised_repository(image).is_some_and(|(repository, digest)| {
+            (digest || !self.require_digest) && repository_matches(&self.pattern, &repository)
+        })
+    }
+}
+
+/// What a profile is matched against.
+pub struct Subject<'a> {
+    pub who: &'a Requester<'a>,
+    pub service_account: &'a str,
+    pub images: Vec<&'a str>,
+}
+
+impl<'a> Subject<'a> {
+    pub fn of(pod_spec: Option<&'a Map<String, Value>>, who: &'a Requester<'a>) -> Self {
+        let text = |key: &str| {
+            pod_spec
+                .and_then(|p| p.get(key))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        // The API server reads the deprecated `serviceAccount` when
+        // `serviceAccountName` is empty (pkg/apis/core/v1/conversion.go,
+        // `Convert_v1_PodSpec_To_core_PodSpec`), and the ServiceAccount
+        // admission plugin gives a pod without either `default`.
+        let service_account = text("serviceAccountName")
+            .or_else(|| text("serviceAccount"))
+            .unwrap_or("default");
+        let images = pod_spec
+            .map(|p| {
+                CONTAINER_LISTS
+                    .iter()
+                    .filter_map(|list| p.get(*list).and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(|c| c.get("image").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            who,
+            service_account,
+            images,
+        }
+    }
+}
+
+fn any_glob(globs: &Option<Vec<DriverGlob>>, value: &str) -> bool {
+    globs
+        .as_ref()
+        .is_none_or(|g| g.iter().any(|g| g.matches(value)))
+}
+
+impl Matcher {
+    fn matches(&self, s: &Subject<'_>) -> bool {
+        any_glob(&self.namespaces, s.who.namespace)
+            && any_glob(&self.names, s.who.name)
+            && any_glob(&self.service_account_names, s.service_account)
+            && (!self.requester_set
+                || self.usernames.iter().any(|u| u == s.who.username)
+                || self.groups.iter().any(|g| s.who.groups.contains(g)))
+            && self
+                .images
+                .as_ref()
+                .is_none_or(|rules| s.images.iter().any(|i| rules.iter().any(|r| r.matches(i))))
+    }
+
+    fn image_matches(&self, image: &str) -> bool {
+        self.images
+            .as_ref()
+            .is_none_or(|rules| rules.iter().any(|r| r.matches(image)))
+    }
+
+    /// True when some DaemonSet and request certainly match both. Images
+    /// never separate two profiles: one DaemonSet can hold a container of
+    /// each. Glob against glob is not decided (the first in list order wins).
+    fn provably_overlaps(&self, other: &Self) -> bool {
+        fn globs(a: &Option<Vec<DriverGlob>>, b: &Option<Vec<DriverGlob>>) -> bool {
+            let (Some(a), Some(b)) = (a, b) else {
+                return true;
+            };
+            let hit = |x: &[DriverGlob], y: &[DriverGlob]| {
+                x.iter()
+                    .filter(|g| g.is_literal())
+                    .any(|l| y.iter().any(|g| g.matches(&l.to_string())))
+            };
+            hit(a, b) || hit(b, a)
+        }
+        let requesters = !self.requester_set
+            || !other.requester_set
+            // A request carries one username but any groups.
+            || !self.groups.is_empty()
+            || !other.groups.is_empty()
+            || self.usernames.iter().any(|u| other.usernames.contains(u));
+        globs(&self.namespaces, &other.namespaces)
+            && globs(&self.names, &other.names)
+            && globs(&self.service_account_names, &other.service_account_names)
+            && requesters
+    }
+}
+
+/// A section parsed from its raw JSON, errors located under `path`.
+fn parse_section<T: DeserializeOwned>(
+    raw: &RawSection,
+    path: &str,
+    errors: &mut SettingErrors,
+) -> Option<T> {
+    let json = raw.0.get();
+    match serde_json::from_str(json) {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            let message = crate::policy::located(json.as_bytes(), path, &e);
+            let (at, reason) = message.split_once(": ").unwrap_or((path, &message));
+            errors.add(at, reason);
+            None
+        }
+    }
+}
+
+/// The errors a section compiler reported under its baseline path, moved
+/// under the profile's.
+fn relocate(compiled: SettingErrors, from: &str, to: &str, errors: &mut SettingErrors) {
+    for message in compiled.into_vec() {
+        let message = message.replace(from, to);
+        let (at, reason) = message.split_once(": ").unwrap_or((to, &message));
+        errors.add(at, reason);
+    }
+}
+
+impl Profile {
+    /// Parses and compiles the profile's rule sections.
+    pub fn compile_body(&self, errors: &mut SettingErrors) -> ProfileRules {
+        let path = &self.path;
+        let host_paths = self.host_paths.as_ref().and_then(|raw| {
+            let to = format!("{path}.hostPaths");
+            let settings: HostPathSettings = parse_section(raw, &to, errors)?;
+            let mut own = SettingErrors::default();
+            let rules = HostPathRules::compile_with(settings, true, &mut own);
+            relocate(own, "daemonSets.hostPaths", &to, errors);
+            Some(rules)
+        });
+        let tolerations = self.tolerations.as_ref().and_then(|raw| {
+            let to = format!("{path}.tolerations");
+            let settings: TolerationSettings = parse_section(raw, &to, errors)?;
+            let mut own = SettingErrors::default();
+            let rules = TolerationRules::compile(settings, &mut own);
+            relocate(own, "daemonSets.tolerations", &to, errors);
+            Some(rules)
+        });
+        let inline_csi = self.inline_csi_drivers.as_ref().map(|allowed| {
+            let to = format!("{path}.inlineCsiDrivers");
+            let settings = CsiDriverSettings {
+                allowed: Some(allowed.clone()),
+                ..CsiDriverSettings::default()
+            };
+            let mut own = SettingErrors::default();
+            let rules = DriverRules::compile(&settings, &mut own);
+            relocate(own, crate::rules::CSI_DRIVERS_ALLOWED, &to, errors);
+            rules
+        });
+        ProfileRules {
+            mode: self.mode,
+            host_paths,
+            tolerations,
+            allow_node_name: self.allow_node_name,
+            inline_csi,
+        }
+    }
+
+    /// The matched profile's rules, or the settings problem as the message
+    /// `validate_settings` would give.
+    pub fn rules(&self) -> Result<ProfileRules, String> {
+        let mut errors = SettingErrors::default();
+        let rules = self.compile_body(&mut errors);
+        if errors.is_empty() {
+            Ok(rules)
+        } else {
+            Err(errors.into_vec().join("; "))
+        }
+    }
+
+    /// True when the profile names images and owns its hostPath rules: its
+    /// grants then reach only the containers of those images.
+    pub fn binds_images(&self) -> bool {
+        self.matcher.images.is_some() && self.host_paths.is_some()
+    }
+}
+
+/// The first profile, in list order, whose match holds.
+pub fn select<'p>(profiles: &'p [Profile], subject: &Subject<'_>) -> Option<&'p Profile> {
+    profiles.iter().find(|p| p.matcher.matches(subject))
+}
+
+/// The hostPath rules of a profile that names images: the mounts of the
+/// containers whose image matches are judged by the profile's rules, those
+/// of every other container by the baseline's. Each set of rules judges a
+/// view of the pod spec holding only its containers (the others emptied,
+/// in place, so indices and paths stay those of the object) and the
+/// volumes they mount (a volume no container mounts belongs to the
+/// profile).
+pub fn check_bound_host_paths(
+    pod_spec: &Map<String, Value>,
+    profile: &Profile,
+    granted: &HostPathRules,
+    baseline: &HostPathRules,
+    findings: &mut Findings,
+    edits: &mut Vec<Edit>,
+) {
+    // Few names per pod: a list is smaller code than a set.
+    let mut granted_mounts: Vec<&str> = Vec::new();
+    let mut baseline_mounts: Vec<&str> = Vec::new();
+    let granted_image =
+        |image: Option<&str>| image.is_some_and(|i| profile.matcher.image_matches(i));
+    for list in CONTAINER_LISTS {
+        for container in pod_spec
+            .get(*list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let granted = granted_image(container.get("image").and_then(Value::as_str));
+            let target = if granted {
+                &mut granted_mounts
+            } else {
+                &mut baseline_mounts
+            };
+            let mounts = container.get("volumeMounts").and_then(Value::as_array);
+            target.extend(
+                mounts
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.get("name")?.as_str()),
+            );
+        }
+    }
+    let granted_view = view(pod_spec, &granted_image, &|name| {
+        granted_mounts.contains(&name) || !baseline_mounts.contains(&name)
+    });
+    super::host_paths::check(&granted_view, granted, findings, edits);
+    if baseline_mounts.is_empty() {
+        return;
+    }
+    let outside_image = |image: Option<&str>| !granted_image(image);
+    let baseline_view = view(pod_spec, &outside_image, &|name| {
+        baseline_mounts.contains(&name)
+    });
+    let mut outside = Findings::default();
+    super::host_paths::check(&baseline_view, baseline, &mut outside, edits);
+    let Findings {
+        violations,
+        mutation_notes,
+    } = outside;
+    for v in violations {
+        if findings.violations.contains(&v) {
+            continue;
+        }
+        let reason = format!(
+            "{} (baseline rules: a container whose image profile {} does not name mounts it)",
+            v.reason, profile.name
+        );
+        findings.push(Violation::new(v.path, v.value, v.rule, reason));
+    }
+    for note in mutation_notes {
+        findings.note(note);
+    }
+}
+
+/// The containers and volumes of a pod spec one set of rules judges: the
+/// other containers are replaced by `{}` and the other volumes by their
+/// name alone, so nothing of theirs is judged and every index stays.
+fn view(
+    pod_spec: &Map<String, Value>,
+    keep_container: &dyn Fn(Option<&str>) -> bool,
+    keep_volume: &dyn Fn(&str) -> bool,
+) -> Map<String, Value> {
+    let mut view = Map::new();
+    for list in CONTAINER_LISTS {
+        let Some(value) = pod_spec.get(*list) else {
+            continue;
+        };
+        let value = match value {
+            Value::Array(containers) => Value::Array(
+                containers
+                    .iter()
+                    .map(|c| match c {
+                        Value::Object(map)
+                            if !keep_container(map.get("image").and_then(Value::as_str)) =>
+                        {
+                            Value::Object(Map::new())
+                        }
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        view.insert((*list).to_string(), value);
+    }
+    if let Some(value) = pod_spec.get("volumes") {
+        let value = match value {
+            Value::Array(volumes) => Value::Array(
+                volumes
+                    .iter()
+                    .map(|v| match v.get("name") {
+                        Some(Value::String(name)) if !keep_volume(name) => {
+                            let mut only_name = Map::new();
+                            only_name.insert("name".into(), Value::String(name.clone()));
+                            Value::Object(only_name)
+                        }
+                        _ => v.clone(),
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        view.insert("volumes".into(), value);
+    }
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::normalised_repository;
+    use crate::test_support::*;
+
+    fn node_exporter_profile() -> Value {
+        json!({
+            "name": "node-exporter",
+            "match": {
+                "namespaces": ["monitoring"],
+                "serviceAccountNames": ["kube-prometheus-stack-prometheus-node-exporter"],
+                "images": [{"repository": "quay.io/prometheus/node-exporter"}]
+            },
+            "hostPaths": {
+                "forbidden": [],
+                "allowed": [
+                    {"pathPrefix": "/", "readOnly": true, "types": [""], "allowHostToContainer": true},
+                    {"pathPrefix": "/proc", "readOnly": true, "types": [""]},
+                    {"pathPrefix": "/sys", "readOnly": true, "types": [""]}
+                ]
+            },
+            "tolerations": {"allowWildcard": true}
+        })
+    }
+
+    fn fluent_bit_profile() -> Value {
+        json!({
+            "name": "fluent-bit",
+            "match": {"namespaces": ["logging"], "names": ["fluent-bit"],
+                      "images": [{"repository": "cr.fluentbit.io/fluent/fluent-bit"}]},
+            "hostPaths": {"allowed": [
+                {"pathPrefix": "/var/log", "readOnly": true},
+                {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
+                {"pathPrefix": "/etc/machine-id", "readOnly": true, "types": ["File"]}
+            ]}
+        })
+    }
+
+    fn with_profiles(profiles: Value) -> Value {
+        json!({"daemonSets": {"profiles": profiles}})
+    }
+
+    #[test]
+    fn a_matching_profile_admits_what_the_baseline_refuses_and_is_named() {
+        let settings = with_profiles(json!([fluent_bit_profile(), node_exporter_profile()]));
+        assert!(!run("daemonset-node-exporter.json", json!({})).accepted);
+        let response = run("daemonset-node-exporter.json", settings.clone());
+        assert_accepted_untouched(&response);
+        assert_eq!(
+            response
+                .audit_annotations
+                .and_then(|a| a.get("profile").cloned()),
+            Some("node-exporter".to_string())
+        );
+        assert_accepted_untouched(&run("daemonset-fluent-bit.json", settings));
+    }
+
+    #[test]
+    fn no_matching_profile_means_the_baseline() {
+        let request = edited("daemonset-node-exporter.json", |object| {
+            object["metadata"]["namespace"] = json!("default");
+        });
+        let mut request = request;
+        request["namespace"] = json!("default");
+        let settings = with_profiles(json!([node_exporter_profile()]));
+        let with = evaluate(&request, settings);
+        let without = evaluate(&request, json!({}));
+        assert_eq!(with.message, without.message);
+        assert!(with.audit_annotations.is_none());
+    }
+
+    #[test]
+    fn the_profile_envelope_still_refuses() {
+        let settings = with_profiles(json!([node_exporter_profile()]));
+        let request = edited("daemonset-node-exporter.json", |object| {
+            let pod = &mut object["spec"]["template"]["spec"];
+            pod["containers"][0]["volumeMounts"][2]["readOnly"] = json!(false);
+            pod["tolerations"] = json!([{"operator": "Exists"}]);
+        });
+        assert_violations(
+            &evaluate(&request, settings.clone()),
+            1,
+            &["volumeMounts[2].readOnly=false: / lies under read-only prefix /"],
+        );
+        let mut settings = settings;
+        settings["daemonSets"]["profiles"][0]["tolerations"] = json!({});
+        assert_rejected(
+            &run("daemonset-node-exporter.json", settings),
+            &["tolerates every taint"],
+        );
+    }
+
+    #[test]
+    fn an_added_container_of_another_image_is_judged_by_the_baseline() {
+        let settings = with_profiles(json!([fluent_bit_profile()]));
+        // The busybox init container mounts /var/log read-write.
+        let response = run("daemonset-fluent-bit-rw-varlog.json", settings);
+        let message = message(&response);
+        assert!(!response.accepted);
+        assert!(
+            message.contains("initContainers[0].volumeMounts[0]")
+                || message.contains("volumes[1].hostPath.path"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "baseline rules: a container whose image profile fluent-bit does not name mounts it"
+            ),
+            "{message}"
+        );
+        // The fluent-bit container's own read-write /var/log is the profile's.
+        assert!(
+            message.contains("containers[0].volumeMounts[1].readOnly"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_sidecar_without_host_paths_changes_nothing() {
+        let settings = with_profiles(json!([fluent_bit_profile()]));
+        let request = edited("daemonset-fluent-bit.json", |object| {
+            let containers = &mut object["spec"]["template"]["spec"]["containers"];
+            if let Some(c) = containers.as_array_mut() {
+                c.push(json!({"name": "sidecar", "image": "busybox",
+                    "volumeMounts": [{"name": "config", "mountPath": "/c"}]}));
+            }
+        });
+        assert_accepted_untouched(&evaluate(&request, settings));
+    }
+
+    #[test]
+    fn require_digest_needs_a_digest() {
+        let mut profile = node_exporter_profile();
+        profile["match"]["images"][0]["requireDigest"] = json!(true);
+        let settings = with_profiles(json!([profile]));
+        assert!(!run("daemonset-node-exporter.json", settings.clone()).accepted);
+        let request = edited("daemonset-node-exporter.json", |object| {
+            object["spec"]["template"]["spec"]["containers"][0]["image"] = json!(format!(
+                "quay.io/prometheus/node-exporter:v1.8.2@sha256:{}",
+                "a".repeat(64)
+            ));
+        });
+        assert_accepted_untouched(&evaluate(&request, settings));
+    }
+
+    #[rstest]
+    #[case("nginx", Some(("docker.io/library/nginx", false)))]
+    #[case("nginx:1.27", Some(("docker.io/library/nginx", false)))]
+    #[case("calico/node:v3.29.1", Some(("docker.io/calico/node", false)))]
+    #[case("index.docker.io/calico/node", Some(("docker.io/calico/node", false)))]
+    #[case("docker.io/nginx", Some(("docker.io/library/nginx", false)))]
+    #[case("localhost/agent", Some(("localhost/agent", false)))]
+    #[case("registry:5000/agent:1", Some(("registry:5000/agent", false)))]
+    #[case("quay.io/cilium/cilium:v1.16.5@sha256:758ca0793f5995bb938a2fa219dcce63dc0b3fa7fc4ce5cc851125281fb7361d", Some(("quay.io/cilium/cilium", true)))]
+    #[case("quay.io/cilium/cilium@sha256:short", None)]
+    #[case("Quay.io/Cilium", None)]
+    #[case("", None)]
+    #[case("quay.io//x", None)]
+    fn images_are_normalised_as_the_runtime_reads_them(
+        #[case] image: &str,
+        #[case] expected: Option<(&str, bool)>,
+    ) {
+        assert_eq!(
+            normalised_repository(image),
+            expected.map(|(r, d)| (r.to_string(), d))
+        );
+    }
+
+    #[test]
+    fn settings_errors_name_the_profile_path() {
+        assert_settings_refused(
+            &with_profiles(json!([
+                {"name": "a", "match": {"namespaces": ["x"]},
+                 "hostPaths": {"allowed": [{"pathPrefix": "var"}, {"pathPrefix": "/", "readOnly": false}]}},
+                {"name": "a", "match": {}, "hostPath": {}},
+            ])),
+            &["daemonSets.profiles[1].hostPath: unknown field"],
+        );
+        assert_settings_refused(
+            &with_profiles(json!([
+                {"name": "a", "match": {"namespaces": ["x"]},
+                 "hostPaths": {"allowed": [{"pathPrefix": "var"}, {"pathPrefix": "/", "readOnly": false}]},
+                 "tolerations": {"allowWildcard": true, "forbidden": [{"key": "node-role.kubernetes.io/control-plane"}]}},
+                {"name": "a", "match": {}},
+                {"name": "Bad Name", "match": {"images": [{"repository": "nginx"}], "serviceAccounts": ["x"]}},
+                {"name": "c", "match": {"namespaces": ["x"], "names": []}},
+                {"name": "d", "match": {"namespaces": ["y"]}, "hostPaths": {"allowed": [{"pathPrefx": "/x"}]}},
+            ])),
+            &[
+                "daemonSets.profiles[0].hostPaths.allowed[0].pathPrefix: \"var\": path is not absolute",
+                "daemonSets.profiles[0].hostPaths.allowed[1].pathPrefix: \"/\" read-write",
+                "daemonSets.profiles[0].tolerations.allowWildcard: a wildcard tolerates forbidden[0]",
+                "daemonSets.profiles[1].name: a is already the name of another profile",
+                "daemonSets.profiles[1].match: a profile must match on something",
+                "daemonSets.profiles[2].name: \"Bad Name\" is not a profile name",
+                "daemonSets.profiles[2].match.images[0].repository: \"nginx\"",
+                "daemonSets.profiles[2].match.serviceAccounts[0]: \"x\" must be namespace/name",
+                "daemonSets.profiles[3].match.names: an empty list matches nothing",
+                "daemonSets.profiles[4].hostPaths.allowed[0].pathPrefx: unknown field",
+            ],
+        );
+    }
+
+    #[test]
+    fn provable_overlaps_are_refused_and_glob_ones_resolved_by_order() {
+        assert_settings_refused(
+            &with_profiles(json!([
+                {"name": "a", "match": {"namespaces": ["kube-system"], "images": [{"repository": "docker.io/calico/*"}]}},
+                {"name": "b", "match": {"namespaces": ["kube-*"], "images": [{"repository": "quay.io/cilium/*"}]}},
+            ])),
+            &[
+                "daemonSets.profiles[1].match: a DaemonSet can match both this profile and daemonSets.profiles[0] (a)",
+            ],
+        );
+        let disjoint = with_profiles(json!([
+            {"name": "a", "match": {"namespaces": ["kube-system"], "names": ["calico-node"]}},
+            {"name": "b", "match": {"namespaces": ["kube-system"], "names": ["kube-proxy"]}},
+            {"name": "c", "match": {"namespaces": ["gpu-operator"], "users": ["alice"]}},
+            {"name": "d", "match": {"namespaces": ["gpu-operator"], "serviceAccounts": ["gpu-operator/gpu-operator"]}},
+            {"name": "e", "match": {"namespaces": ["team-*"]}},
+            // Glob against glob is not decided: the first in list order wins.
+            {"name": "f", "match": {"namespaces": ["*-agents"]}},
+        ]));
+        let response = crate::evaluate::validate_settings(disjoint.to_string().as_bytes());
+        assert!(response.valid, "{:?}", response.message);
+        let requester_overlap = with_profiles(json!([
+            {"name": "c", "match": {"namespaces": ["gpu-operator"], "users": ["alice"]}},
+            {"name": "d", "match": {"namespaces": ["gpu-operator"], "groups": ["admins"]}},
+        ]));
+        assert_settings_refused(&requester_overlap, &["daemonSets.profiles[1].match"]);
+    }
+
+    #[test]
+    fn only_the_matched_profile_body_is_compiled_on_evaluation() {
+        // An invalid body is refused by validate_settings; an evaluation
+        // that matches another profile never reads it.
+        let settings = with_profiles(json!([
+            {"name": "broken", "match": {"namespaces": ["elsewhere"]}, "hostPaths": {"allowed": [{"pathPrefix": "var"}]}},
+            fluent_bit_profile(),
+        ]));
+        assert_accepted_untouched(&run("daemonset-fluent-bit.json", settings.clone()));
+        let request = edited("daemonset-fluent-bit.json", |_| {});
+        let mut request = request;
+        request["namespace"] = json!("elsewhere");
+        assert_rejected(
+            &evaluate(&request, settings),
+            &[
+                "policy settings are invalid: daemonSets.profiles[0].hostPaths.allowed[0].pathPrefix",
+            ],
+        );
+    }
+
+    #[test]
+    fn requesters_match_by_username_group_or_service_account() {
+        let profile = |m: Value| {
+            let mut p = fluent_bit_profile();
+            p["match"] = m;
+            with_profiles(json!([p]))
+        };
+        let request = fixture("daemonset-fluent-bit.json");
+        let user = request["userInfo"]["username"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(evaluate(&request, profile(json!({"users": [user]}))).accepted);
+        assert!(!evaluate(&request, profile(json!({"users": ["someone-else"]}))).accepted);
+        let group = request["userInfo"]["groups"][0]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(evaluate(&request, profile(json!({"groups": [group]}))).accepted);
+        let mut no_user = request.clone();
+        no_user["userInfo"] = json!({});
+        assert!(!evaluate(&no_user, profile(json!({"groups": [group]}))).accepted);
+    }
+}
