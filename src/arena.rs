@@ -245,7 +245,12 @@ mod tests {
         let arena = Arena::new(System);
         let out = arena.within(|| unsafe {
             let mut blocks = Vec::new();
-            for (i, align) in [1usize, 8, 16, 4, 2, 64].iter().cycle().take(600).enumerate() {
+            for (i, align) in [1usize, 8, 16, 4, 2, 64]
+                .iter()
+                .cycle()
+                .take(600)
+                .enumerate()
+            {
                 let size = 1 + (i * 37) % 3000;
                 let p = arena.alloc(layout(size, *align));
                 assert!(!p.is_null());

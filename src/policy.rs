@@ -189,10 +189,8 @@ struct RawSections<'a> {
 fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) -> Result<T, String> {
     match raw {
         None => Ok(T::default()),
-        Some(raw) => {
-            serde_json::from_slice(raw.get().as_bytes())
-                .map_err(|e| located(raw.get().as_bytes(), name, &e))
-        }
+        Some(raw) => serde_json::from_slice(raw.get().as_bytes())
+            .map_err(|e| located(raw.get().as_bytes(), name, &e)),
     }
 }
 

@@ -158,7 +158,8 @@ fn split_value(text: &str) -> Option<(&str, &str)> {
     if text.starts_with('"') {
         return followed(string_end(text)?);
     }
-    let mut values = serde_json::Deserializer::from_slice(text.as_bytes()).into_iter::<serde::de::IgnoredAny>();
+    let mut values =
+        serde_json::Deserializer::from_slice(text.as_bytes()).into_iter::<serde::de::IgnoredAny>();
     match values.next() {
         Some(Ok(_)) => followed(values.byte_offset()),
         _ => None,

@@ -16,8 +16,7 @@ use daemonset_csi_policy::evaluate::{validate, validate_settings};
 use daemonset_csi_policy::policy::parse_settings;
 use daemonset_csi_policy::rules;
 use daemonset_csi_policy::settings::{
-    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, LookupFailure, Mode, RecursiveReadOnly,
-    Settings,
+    AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, LookupFailure, Mode, RecursiveReadOnly, Settings,
 };
 use daemonset_csi_policy::violation::{
     Rejection, UNCHANGED_TEMPLATE_PREFIX, Violation, WARN_MODE_PREFIX,
