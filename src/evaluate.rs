@@ -323,9 +323,14 @@ fn evaluate(
             policy.volume_attributes_classes.mode,
         ),
         Target::EphemeralContainers => {
-            match ephemeral_containers::evaluate(&mut object, old, &policy.daemon_sets) {
-                Some(findings) => (findings, policy.daemon_sets.mode),
-                None => return accept(Vec::new(), None),
+            match ephemeral_containers::evaluate(&mut object, old, &policy.daemon_sets, &namespace)
+            {
+                Ok(Some(judged)) => {
+                    profile = judged.profile;
+                    (judged.findings, judged.mode)
+                }
+                Ok(None) => return accept(Vec::new(), None),
+                Err(e) => return reject(format!("policy settings are invalid: {e}"), Vec::new()),
             }
         }
     };

@@ -3,7 +3,8 @@
 //! the only way to add them (the API server refuses them in pod templates,
 //! `ValidatePodTemplateSpec`, and on Pod create). They may mount any volume
 //! of the Pod, so their mounts of its hostPath volumes are judged with the
-//! DaemonSet hostPath rules.
+//! DaemonSet hostPath rules: those of the profile that judges the Pod's
+//! DaemonSet, else the baseline.
 
 use std::collections::HashSet;
 
@@ -11,35 +12,62 @@ use serde_json::{Map, Value};
 
 use super::apply_to_pod_spec;
 use super::host_paths::{self, Container};
+use super::profiles::{self, Profile, Subject};
+use crate::exemptions::Requester;
 use crate::fields::{self, each_object, object};
 use crate::policy::DaemonSetRules;
 use crate::rules::UNREADABLE;
+use crate::settings::Mode;
 use crate::violation::{Findings, Violation};
 
 const SPEC: &str = "spec";
 const LIST: &str = "ephemeralContainers";
 
-/// Judges the new debug containers of a Pod; `None` when the Pod is not
-/// judged at all (not controlled by a DaemonSet, and `allPods` is off).
+/// What the debug containers of a Pod got: the findings, the mode that
+/// applies and the profile whose rules judged them (`None`: the baseline).
+#[derive(Debug)]
+pub struct Judged {
+    pub findings: Findings,
+    pub mode: Mode,
+    pub profile: Option<String>,
+}
+
+/// Judges the new debug containers of a Pod; `Ok(None)` when the Pod is not
+/// judged at all (not controlled by a DaemonSet, and `allPods` is off);
+/// `Err` only when the matched profile's settings are invalid (refused by
+/// validate_settings, so never under policy-server).
 pub fn evaluate(
     pod: &mut Map<String, Value>,
     old: Option<&Map<String, Value>>,
     rules: &DaemonSetRules,
-) -> Option<Findings> {
+    namespace: &str,
+) -> Result<Option<Judged>, String> {
     let mut findings = Findings::default();
-    if !controlled_by_daemon_set(pod, &mut findings) && !rules.ephemeral_all_pods {
+    let owner = daemon_set_owner(pod, &mut findings);
+    if owner.is_none() && !rules.ephemeral_all_pods {
         // An unreadable owner is refused: it could hide the DaemonSet.
-        return if findings.violations.is_empty() {
-            None
-        } else {
-            Some(findings)
-        };
+        let refused = !findings.violations.is_empty();
+        return Ok(refused.then_some(Judged {
+            findings,
+            mode: rules.mode,
+            profile: None,
+        }));
     }
+    let profile = owner
+        .as_deref()
+        .and_then(|name| judging_profile(pod, rules, namespace, name));
+    let own = profile.map(Profile::rules).transpose()?.unwrap_or_default();
+    let granted = own.host_paths.as_ref().unwrap_or(&rules.host_paths);
+    // A profile that names images grants its paths to the containers of
+    // those images only, debug containers included (`kubectl debug
+    // --image=busybox` gets the baseline).
+    let binds = profile.filter(|p| p.binds_images());
     let mut edits = Vec::new();
     match object(pod, SPEC, || SPEC.into(), &mut findings) {
         Some(spec) => {
             let existing = existing_names(old);
             let mut containers = Vec::new();
+            let mut baseline_containers = Vec::new();
             each_object(
                 spec,
                 LIST,
@@ -58,7 +86,14 @@ pub fn evaluate(
                     {
                         return;
                     }
-                    containers.push(Container {
+                    let image = container.get("image").and_then(Value::as_str);
+                    let outside = binds.is_some_and(|p| !image.is_some_and(|i| p.grants_image(i)));
+                    let target = if outside {
+                        &mut baseline_containers
+                    } else {
+                        &mut containers
+                    };
+                    target.push(Container {
                         list: LIST,
                         index,
                         path: path.to_string(),
@@ -70,10 +105,20 @@ pub fn evaluate(
                 spec,
                 SPEC,
                 &containers,
-                &rules.host_paths,
+                granted,
                 &mut findings,
                 &mut edits,
             );
+            if !baseline_containers.is_empty() {
+                host_paths::check_containers(
+                    spec,
+                    SPEC,
+                    &baseline_containers,
+                    &rules.host_paths,
+                    &mut findings,
+                    &mut edits,
+                );
+            }
         }
         None if findings.violations.is_empty() => findings.push(Violation::new(
             SPEC,
@@ -88,7 +133,36 @@ pub fn evaluate(
     {
         apply_to_pod_spec(spec, edits);
     }
-    Some(findings)
+    Ok(Some(Judged {
+        findings,
+        mode: own.mode.unwrap_or(rules.mode),
+        profile: profile.map(|p| p.name.clone()),
+    }))
+}
+
+/// The profile that judges the Pod's DaemonSet, matched on what the Pod
+/// shows of it: its namespace, the DaemonSet's name (the controller owner),
+/// the Pod's ServiceAccount and images. The requester of a debug session is
+/// not the DaemonSet's author, so a profile matched on requesters does not
+/// apply (the baseline does, the stricter answer).
+fn judging_profile<'p>(
+    pod: &Map<String, Value>,
+    rules: &'p DaemonSetRules,
+    namespace: &str,
+    daemon_set: &str,
+) -> Option<&'p Profile> {
+    if rules.profiles.is_empty() {
+        return None;
+    }
+    let who = Requester {
+        namespace,
+        name: daemon_set,
+        namespaced: true,
+        username: "",
+        groups: &[],
+    };
+    let spec = pod.get(SPEC).and_then(Value::as_object);
+    profiles::select(&rules.profiles, &Subject::of(spec, &who))
 }
 
 /// The names of the ephemeral containers the stored Pod already has. An
@@ -101,15 +175,13 @@ fn existing_names(old: Option<&Map<String, Value>>) -> HashSet<&str> {
         .collect()
 }
 
-/// True when the Pod's controller owner (`ownerReferences` with
+/// The name of the Pod's controller owner when it (`ownerReferences` with
 /// `controller: true`, at most one, `ValidateOwnerReferences`) is a
 /// DaemonSet of group `apps`, as the DaemonSet controller sets it
 /// (`pkg/controller/daemon/daemon_controller.go`, `controller.NewControllerRef`).
-fn controlled_by_daemon_set(pod: &Map<String, Value>, findings: &mut Findings) -> bool {
-    let Some(metadata) = object(pod, "metadata", || "metadata".into(), findings) else {
-        return false;
-    };
-    let mut controlled = false;
+fn daemon_set_owner(pod: &Map<String, Value>, findings: &mut Findings) -> Option<String> {
+    let metadata = object(pod, "metadata", || "metadata".into(), findings)?;
+    let mut controller_name = None;
     each_object(
         metadata,
         "ownerReferences",
@@ -135,11 +207,15 @@ fn controlled_by_daemon_set(pod: &Map<String, Value>, findings: &mut Findings) -
             if kind == Ok(Some("DaemonSet"))
                 && api_version.is_ok_and(|v| v.is_some_and(|v| v.split('/').next() == Some("apps")))
             {
-                controlled = true;
+                let name = owner
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                controller_name = Some(name.to_string());
             }
         },
     );
-    controlled
+    controller_name
 }
 
 #[cfg(test)]
@@ -157,6 +233,56 @@ mod tests {
             {"pathPrefix": "/var/lib/docker/containers", "readOnly": true},
             {"pathPrefix": "/etc/machine-id", "readOnly": true, "types": ["File"]}
         ]}}})
+    }
+
+    /// fluent-bit's profile: /var/log read-write, for its namespace and
+    /// DaemonSet, with or without binding its image.
+    fn with_profile(images: bool) -> Value {
+        let mut profile = json!({
+            "name": "fluent-bit",
+            "match": {"namespaces": ["logging"], "names": ["fluent-bit"]},
+            "hostPaths": {"allowed": [{"pathPrefix": "/var/log"}]}
+        });
+        if images {
+            profile["match"]["images"] =
+                json!([{"repository": "cr.fluentbit.io/fluent/fluent-bit"}]);
+        }
+        let mut settings = fluent_bit(false);
+        settings["daemonSets"]["profiles"] = json!([profile]);
+        settings
+    }
+
+    #[test]
+    fn the_profile_of_the_pods_daemon_set_judges_its_debug_containers() {
+        let response = evaluate(&fixture(RW), with_profile(false));
+        assert_accepted_untouched(&response);
+        assert_eq!(
+            response
+                .audit_annotations
+                .and_then(|a| a.get("profile").cloned()),
+            Some("fluent-bit".to_string())
+        );
+        // Another DaemonSet's Pod in the namespace: the baseline.
+        let other = edited(RW, |pod| {
+            pod["metadata"]["ownerReferences"][0]["name"] = json!("other");
+        });
+        assert!(!evaluate(&other, with_profile(false)).accepted);
+    }
+
+    #[test]
+    fn a_profile_binding_images_leaves_a_debug_image_to_the_baseline() {
+        assert_violations(
+            &run(RW, with_profile(true)),
+            1,
+            &[
+                "spec.ephemeralContainers[0].volumeMounts[0].readOnly=unset: /var/log lies under read-only prefix /var/log",
+            ],
+        );
+        let same_image = edited(RW, |pod| {
+            pod["spec"]["ephemeralContainers"][0]["image"] =
+                json!("cr.fluentbit.io/fluent/fluent-bit:3.2.4");
+        });
+        assert_accepted_untouched(&evaluate(&same_image, with_profile(true)));
     }
 
     #[test]

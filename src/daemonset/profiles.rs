@@ -644,6 +644,12 @@ impl Profile {
     pub fn binds_images(&self) -> bool {
         self.matcher.images.is_some() && self.host_paths.is_some()
     }
+
+    /// True when the profile's grants reach a container of `image` (every
+    /// image when the profile names none).
+    pub fn grants_image(&self, image: &str) -> bool {
+        self.matcher.image_matches(image)
+    }
 }
 
 /// The first profile, in list order, whose match holds.
