@@ -643,6 +643,30 @@ fn regression_deletion_finalizer_removal() {
     assert!(r.accepted && r.mutated_object.is_none(), "{r:?}");
 }
 
+/// Found by the structured fuzz target after merging issues 13 and 14, an
+/// oracle bug, not one of src/: a debug container mounting the Pod's image
+/// volume (garbled `image`) is accepted, since only the hostPath rules judge
+/// debug containers, but the oracle applied the DaemonSet template's image
+/// volume rule to the Pod's volumes.
+#[test]
+fn regression_pod_debug_image_volume_not_judged() {
+    let payload = regression("pod-debug-image-volume-not-judged.json");
+    let r = validate(&payload);
+    assert!(r.accepted && r.mutated_object.is_none(), "{r:?}");
+    let request: Value = serde_json::from_slice(&payload).expect("json");
+    let settings =
+        daemonset_csi_policy::policy::parse_settings(request["settings"].to_string().as_bytes())
+            .expect("settings");
+    assert_eq!(
+        oracle::check_accepted_pod(
+            &settings,
+            &request["request"]["object"],
+            &request["request"]["oldObject"]
+        ),
+        Ok(())
+    );
+}
+
 /// Fixed (issue 11, item 11): an UPDATE that only relabels a DaemonSet was
 /// judged whole; now its violations are warnings and nothing is mutated.
 #[test]

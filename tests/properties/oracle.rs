@@ -1312,6 +1312,15 @@ pub fn check_accepted_pod(settings: &Settings, object: &Value, old: &Value) -> O
                 .is_some_and(|n| mounted.contains(&n))
         })
         .cloned()
+        // Only the hostPath rules judge debug containers: image and
+        // generic ephemeral volumes of the Pod are not theirs to judge.
+        .map(|mut v| {
+            if let Some(v) = v.as_object_mut() {
+                v.remove("image");
+                v.remove("ephemeral");
+            }
+            v
+        })
         .collect();
     let template = serde_json::json!({"spec": {"template": {"spec": {
         "volumes": volumes,
