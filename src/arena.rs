@@ -19,6 +19,17 @@
 //! caches).
 
 use std::alloc::{GlobalAlloc, Layout};
+
+/// Drops `value`, except in the wasm module: there everything an
+/// evaluation allocates is arena memory, reclaimed wholesale when it ends,
+/// and dropping a large tree (the request's `Value`, the compiled
+/// settings) would walk every node only to free nothing.
+pub fn discard<T>(value: T) {
+    #[cfg(target_arch = "wasm32")]
+    std::mem::forget(value);
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(value);
+}
 use std::cell::Cell;
 use std::ptr;
 

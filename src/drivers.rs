@@ -109,12 +109,13 @@ fn compile_list(
             if is_in_tree_name(p)
                 && let Some(names) = in_tree_names.as_deref_mut()
             {
-                if let Some(name) = errors.parsed(format!("{path}[{i}]"), p, in_tree_entry(p)) {
+                if let Some(name) = errors.parsed(format_args!("{path}[{i}]"), p, in_tree_entry(p))
+                {
                     names.push(name);
                 }
                 return None;
             }
-            errors.parsed(format!("{path}[{i}]"), p, DriverGlob::parse(p))
+            errors.parsed(format_args!("{path}[{i}]"), p, DriverGlob::parse(p))
         })
         .collect()
 }

@@ -161,11 +161,13 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
         persistent_volumes: target == Target::PersistentVolume,
         volume_attributes_classes: target == Target::VolumeAttributesClass,
     };
-    let policy = match policy::load_for(settings.as_bytes(), sections) {
+    let policy = match policy::load_for(settings, sections) {
         Ok(policy) => policy,
         Err(e) => return reject(format!("policy settings are invalid: {e}"), Vec::new()),
     };
-    evaluate(target, operation, request, &policy, cluster)
+    let response = evaluate(target, operation, request, &policy, cluster);
+    crate::arena::discard(policy);
+    response
 }
 
 fn evaluate(
@@ -335,6 +337,7 @@ fn evaluate(
         }
     };
     let mut response = judged_by(verdict(target, &requester, findings, mode, object), profile);
+    crate::arena::discard(old_value);
     // Warnings of rules with a mode of their own, whatever the verdict.
     if !notes.is_empty() {
         response.warnings.get_or_insert_with(Vec::new).extend(notes);
@@ -466,13 +469,20 @@ fn verdict(
     let unreadable = violations
         .iter()
         .any(|v| v.rule == crate::rules::UNREADABLE);
+    let mutated_object = if mutated {
+        Some(Value::Object(object))
+    } else {
+        crate::arena::discard(object);
+        None
+    };
     if violations.is_empty() {
-        return accept(warnings, mutated.then_some(Value::Object(object)));
+        return accept(warnings, mutated_object);
     }
     if mode == Mode::Warn && !unreadable {
         warnings.extend(violations.iter().map(|v| v.warning()));
-        return accept(warnings, mutated.then_some(Value::Object(object)));
+        return accept(warnings, mutated_object);
     }
+    crate::arena::discard(mutated_object);
     let rejection = Rejection {
         kind: target.name().to_string(),
         name: display_name(who),

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod rules;
 pub mod settings;
 pub mod settings_errors;
+pub mod settings_reader;
 pub mod storage;
 pub mod violation;
 
@@ -62,7 +63,10 @@ fn to_json(response: &impl serde::Serialize) -> Vec<u8> {
 
 fn validate(payload: &[u8]) -> CallResult {
     Ok(reclaimed(|| {
-        to_json(&evaluate::validate_with(payload, &Host))
+        let response = evaluate::validate_with(payload, &Host);
+        let json = to_json(&response);
+        arena::discard(response);
+        json
     }))
 }
 

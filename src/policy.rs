@@ -7,14 +7,12 @@ use crate::daemonset::host_paths::HostPathRules;
 use crate::daemonset::image_volumes::ImageVolumeRules;
 use crate::daemonset::tolerations::TolerationRules;
 use crate::drivers::DriverRules;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::exemptions;
 use crate::json_path;
 use crate::settings::{Exemptions, Mode, Settings};
 use crate::settings_errors::SettingErrors;
+use crate::settings_reader::{ReadJson, Reader};
 use crate::storage::persistent_volume::PersistentVolumeRules;
 use crate::storage::storage_class::StorageClassRules;
 use crate::storage::volume_attributes_class::VolumeAttributesClassRules;
@@ -135,7 +133,8 @@ impl Policy {
 
 /// Parses settings JSON with the path of the first field that does not fit.
 pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
-    parse_sections(json, Sections::ALL)
+    let text = crate::settings_reader::check_syntax(json)?;
+    parse_sections(text, Sections::ALL)
 }
 
 /// A parse error as `path: reason`, the path found from the error's
@@ -168,72 +167,63 @@ fn insist_on_object(json: &[u8]) -> Result<bool, String> {
     }
 }
 
-/// The top-level sections, kept raw until an evaluation needs them.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-struct RawSections<'a> {
-    #[serde(borrow)]
-    exemptions: Option<&'a RawValue>,
-    #[serde(borrow)]
-    csi_drivers: Option<&'a RawValue>,
-    #[serde(borrow)]
-    daemon_sets: Option<&'a RawValue>,
-    #[serde(borrow)]
-    storage_classes: Option<&'a RawValue>,
-    #[serde(borrow)]
-    persistent_volumes: Option<&'a RawValue>,
-    #[serde(borrow)]
-    volume_attributes_classes: Option<&'a RawValue>,
-}
-
-fn section<T: DeserializeOwned + Default>(raw: Option<&RawValue>, name: &str) -> Result<T, String> {
-    match raw {
-        None => Ok(T::default()),
-        Some(raw) => serde_json::from_slice(raw.get().as_bytes())
-            .map_err(|e| located(raw.get().as_bytes(), name, &e)),
-    }
-}
-
-/// The settings, with only the chosen per-kind sections parsed (one set of
-/// deserializers serves every caller, which keeps the module small).
-fn parse_sections(json: &[u8], sections: Sections) -> Result<Settings, String> {
-    // serde reads a struct from a JSON list too: insist on an object, and
-    // read `null` (no settings) as `{}` as the host does.
-    if !insist_on_object(json)? {
+/// The settings, with only the chosen per-kind sections read (the others
+/// are skipped by their brackets, unknown top-level fields still refused).
+fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
+    if !insist_on_object(json.as_bytes())? {
         return Ok(Settings::default());
     }
-    let raw: RawSections = serde_json::from_slice(json).map_err(|e| located(json, "", &e))?;
-    let mut settings = Settings {
-        exemptions: section(raw.exemptions, "exemptions")?,
-        csi_drivers: section(raw.csi_drivers, "csiDrivers")?,
-        ..Settings::default()
-    };
-    if sections.daemon_sets {
-        settings.daemon_sets = section(raw.daemon_sets, "daemonSets")?;
-    }
-    if sections.storage_classes {
-        settings.storage_classes = section(raw.storage_classes, "storageClasses")?;
-    }
-    if sections.persistent_volumes {
-        settings.persistent_volumes = section(raw.persistent_volumes, "persistentVolumes")?;
-    }
-    if sections.volume_attributes_classes {
-        settings.volume_attributes_classes =
-            section(raw.volume_attributes_classes, "volumeAttributesClasses")?;
-    }
+    let mut settings = Settings::default();
+    let mut reader = Reader::new(json, "");
+    reader
+        .object("Settings", SECTIONS, &mut |r, key| {
+            let wanted = match key {
+                "daemonSets" => sections.daemon_sets,
+                "storageClasses" => sections.storage_classes,
+                "persistentVolumes" => sections.persistent_volumes,
+                "volumeAttributesClasses" => sections.volume_attributes_classes,
+                _ => true,
+            };
+            if !wanted {
+                return r.skip().map(drop);
+            }
+            match key {
+                "exemptions" => settings.exemptions = ReadJson::read(r)?,
+                "csiDrivers" => settings.csi_drivers = ReadJson::read(r)?,
+                "daemonSets" => settings.daemon_sets = ReadJson::read(r)?,
+                "storageClasses" => settings.storage_classes = ReadJson::read(r)?,
+                "persistentVolumes" => settings.persistent_volumes = ReadJson::read(r)?,
+                _ => settings.volume_attributes_classes = ReadJson::read(r)?,
+            }
+            Ok(())
+        })
+        .and_then(|()| reader.end())
+        .map_err(|e| e.to_string())?;
     Ok(settings)
 }
 
+const SECTIONS: &[&str] = &[
+    "exemptions",
+    "csiDrivers",
+    "daemonSets",
+    "storageClasses",
+    "persistentVolumes",
+    "volumeAttributesClasses",
+];
+
 /// Settings for one evaluation: only the sections it reads are parsed and
 /// compiled (the whole settings were validated when the policy loaded).
-pub fn load_for(json: &[u8], sections: Sections) -> Result<Policy, String> {
+pub fn load_for(json: &str, sections: Sections) -> Result<Policy, String> {
     let settings = parse_sections(json, sections)?;
     Policy::compile(settings, sections).map_err(|errors| errors.join("; "))
 }
 
 /// Settings from JSON, validated: the message lists every problem.
 pub fn load(json: &[u8]) -> Result<Policy, String> {
-    load_for(json, Sections::ALL)
+    // An evaluation's settings were parsed with the payload; these come
+    // alone, so their syntax is checked first.
+    let text = crate::settings_reader::check_syntax(json)?;
+    load_for(text, Sections::ALL)
 }
 
 #[cfg(test)]
@@ -257,7 +247,7 @@ mod tests {
 
     #[test]
     fn sections_are_parsed_on_demand_with_their_path() {
-        let json = br#"{"daemonSets": {"hostPaths": {"allowed": [{"pathPrefx": "/x"}]}}, "storageClasses": {"mode": "warn"}}"#;
+        let json = r#"{"daemonSets": {"hostPaths": {"allowed": [{"pathPrefx": "/x"}]}}, "storageClasses": {"mode": "warn"}}"#;
         let only_storage = Sections {
             daemon_sets: false,
             storage_classes: true,
@@ -273,7 +263,10 @@ mod tests {
                 .map(|(p, _)| p),
             Some("daemonSets.hostPaths.allowed[0].pathPrefx")
         );
-        assert_eq!(load(json).err(), load_for(json, Sections::ALL).err());
-        assert!(load_for(br#"{"bogus": 1}"#, only_storage).is_err());
+        assert_eq!(
+            load(json.as_bytes()).err(),
+            load_for(json, Sections::ALL).err()
+        );
+        assert!(load_for(r#"{"bogus": 1}"#, only_storage).is_err());
     }
 }

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use crate::settings_reader::{Read, ReadJson, Reader};
+use crate::{read_enum, read_struct};
 
 /// What a rule group does with its violations.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Reject the request.
     #[default]
@@ -19,8 +19,12 @@ pub enum Mode {
     Warn,
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_enum!(Mode, "Mode", {
+    Enforce: "enforce",
+    Warn: "warn",
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     pub exemptions: Exemptions,
     pub csi_drivers: CsiDriverSettings,
@@ -32,8 +36,7 @@ pub struct Settings {
 
 /// Requests that bypass the policy (accepted with a warning naming the
 /// exemption that applied).
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Exemptions {
     /// Namespaces whose DaemonSets are exempt.
     pub namespaces: Vec<String>,
@@ -48,9 +51,16 @@ pub struct Exemptions {
     pub service_accounts: Vec<String>,
 }
 
+read_struct!(Exemptions, "Exemptions", {
+    namespaces: "namespaces",
+    names: "names",
+    users: "users",
+    groups: "groups",
+    service_accounts: "serviceAccounts",
+});
+
 /// The shared CSI driver allow-list, and the CSIDriver object rules.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CsiDriverSettings {
     /// Mode for CSIDriver objects.
     pub mode: Mode,
@@ -68,9 +78,17 @@ pub struct CsiDriverSettings {
     pub spec: Vec<CsiDriverSpecRules>,
 }
 
+read_struct!(CsiDriverSettings, "CsiDriverSettings", {
+    mode: "mode",
+    allowed: "allowed",
+    ephemeral_allowed: "ephemeralAllowed",
+    token_requests: "tokenRequests",
+    inline: "inline",
+    spec: "spec",
+});
+
 /// What an inline CSI volume of the drivers a glob matches may carry.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct InlineCsiRules {
     pub driver: String,
     /// Namespaces whose workloads may use the driver inline. Absent: any.
@@ -83,20 +101,32 @@ pub struct InlineCsiRules {
     pub read_only: bool,
 }
 
+read_struct!(InlineCsiRules, "InlineCsiRules", {
+    driver: "driver",
+    namespaces: "namespaces",
+    volume_attributes: "volumeAttributes",
+    node_publish_secret_ref: "nodePublishSecretRef",
+    read_only: "readOnly",
+});
+
 /// Required, forbidden and allowed keys of a string map (the shape of a
 /// `storageClasses.parameters` entry without its glob).
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyValueRules {
     pub required: BTreeMap<String, Vec<String>>,
     pub forbidden: Vec<String>,
     pub allowed_values: BTreeMap<String, Vec<String>>,
 }
 
+read_struct!(KeyValueRules, "KeyValueRules", {
+    required: "required",
+    forbidden: "forbidden",
+    allowed_values: "allowedValues",
+});
+
 /// Allowed values (and values set on CREATE when absent) of the CSIDriver
 /// spec fields of the drivers a glob matches.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CsiDriverSpecRules {
     pub driver: String,
     pub attach_required: FieldRule<bool>,
@@ -108,9 +138,19 @@ pub struct CsiDriverSpecRules {
     pub node_allocatable_update_period_seconds: FieldRule<i64>,
 }
 
+read_struct!(CsiDriverSpecRules, "CsiDriverSpecRules", {
+    driver: "driver",
+    attach_required: "attachRequired",
+    pod_info_on_mount: "podInfoOnMount",
+    requires_republish: "requiresRepublish",
+    storage_capacity: "storageCapacity",
+    se_linux_mount: "seLinuxMount",
+    fs_group_policy: "fsGroupPolicy",
+    node_allocatable_update_period_seconds: "nodeAllocatableUpdatePeriodSeconds",
+});
+
 /// VolumeAttributesClass objects.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VolumeAttributesClassSettings {
     pub mode: Mode,
     /// The schema of `storageClasses.parameters`; `provisioner` is the
@@ -118,8 +158,12 @@ pub struct VolumeAttributesClassSettings {
     pub parameters: Vec<ParameterRules>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(VolumeAttributesClassSettings, "VolumeAttributesClassSettings", {
+    mode: "mode",
+    parameters: "parameters",
+});
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct TokenRequestSettings {
     /// Audiences each driver (glob) may request tokens for; a driver no
     /// entry matches may request none.
@@ -129,6 +173,11 @@ pub struct TokenRequestSettings {
     /// field, which drivers do not log, instead of `volume_context`.
     pub require_token_in_secrets: bool,
 }
+
+read_struct!(TokenRequestSettings, "TokenRequestSettings", {
+    allowed: "allowed",
+    require_token_in_secrets: "requireTokenInSecrets",
+});
 
 impl Default for TokenRequestSettings {
     fn default() -> Self {
@@ -140,16 +189,19 @@ impl Default for TokenRequestSettings {
 }
 
 /// The token audiences of the drivers one glob names.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokenAudiences {
     pub driver: String,
     /// Exact audiences; `""` is the kube-apiserver's own audience.
     pub audiences: Vec<String>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(TokenAudiences, "TokenAudiences", {
+    driver: "driver",
+    audiences: "audiences",
+});
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaemonSetSettings {
     pub mode: Mode,
     pub host_paths: HostPathSettings,
@@ -167,17 +219,31 @@ pub struct DaemonSetSettings {
     pub profiles: Vec<crate::daemonset::profiles::ProfileSettings>,
 }
 
+read_struct!(DaemonSetSettings, "DaemonSetSettings", {
+    mode: "mode",
+    host_paths: "hostPaths",
+    tolerations: "tolerations",
+    allow_node_name: "allowNodeName",
+    ephemeral_volumes: "ephemeralVolumes",
+    image_volumes: "imageVolumes",
+    ephemeral_containers: "ephemeralContainers",
+    profiles: "profiles",
+});
+
 /// Ephemeral containers are added to a running Pod by an UPDATE of its
 /// `ephemeralcontainers` subresource (`kubectl debug`); their mounts of the
 /// Pod's hostPath volumes are judged with `hostPaths`.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EphemeralContainerSettings {
     /// Judge the debug containers of every Pod, not only of the Pods a
     /// DaemonSet controls: the Pod's hostPath volumes passed some admission
     /// already, the new mounts did not.
     pub all_pods: bool,
 }
+
+read_struct!(EphemeralContainerSettings, "EphemeralContainerSettings", {
+    all_pods: "allPods",
+});
 
 impl Default for EphemeralContainerSettings {
     fn default() -> Self {
@@ -202,8 +268,7 @@ impl Default for DaemonSetSettings {
 
 /// Generic ephemeral volumes (`volumes[].ephemeral.volumeClaimTemplate`):
 /// a DaemonSet with one creates a PVC per node.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EphemeralVolumeSettings {
     /// StorageClass names the claim template may name. Absent: any. An
     /// absent `storageClassName` (the cluster's default class, chosen when
@@ -216,9 +281,14 @@ pub struct EphemeralVolumeSettings {
     pub volume_attributes_class_names: Option<Vec<String>>,
 }
 
+read_struct!(EphemeralVolumeSettings, "EphemeralVolumeSettings", {
+    storage_class_names: "storageClassNames",
+    allow_default_class: "allowDefaultClass",
+    volume_attributes_class_names: "volumeAttributesClassNames",
+});
+
 /// Image volumes (`volumes[].image`, read-only OCI artifacts).
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageVolumeSettings {
     /// Globs on the normalised repository (`docker.io/library/busybox`,
     /// `registry.example.com/tools/*`): `*` is one or more characters other
@@ -230,10 +300,15 @@ pub struct ImageVolumeSettings {
     pub pull_policies: Option<Vec<String>>,
 }
 
+read_struct!(ImageVolumeSettings, "ImageVolumeSettings", {
+    allowed: "allowed",
+    require_digest: "requireDigest",
+    pull_policies: "pullPolicies",
+});
+
 /// PersistentVolumes: the volume source of a PV reaches a pod through a
 /// PVC, past the DaemonSet and StorageClass rules.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PersistentVolumeSettings {
     pub mode: Mode,
     /// `spec.hostPath.path` and `spec.local.path`.
@@ -243,14 +318,24 @@ pub struct PersistentVolumeSettings {
     pub allowed_sources: Vec<String>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(PersistentVolumeSettings, "PersistentVolumeSettings", {
+    mode: "mode",
+    host_paths: "hostPaths",
+    allowed_sources: "allowedSources",
+});
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct PvHostPathSettings {
     /// No entry: no hostPath or local PV at all.
     pub allowed: Vec<PvAllowedHostPath>,
     /// As `daemonSets.hostPaths.forbidden` (same default).
     pub forbidden: Vec<String>,
 }
+
+read_struct!(PvHostPathSettings, "PvHostPathSettings", {
+    allowed: "allowed",
+    forbidden: "forbidden",
+});
 
 impl Default for PvHostPathSettings {
     fn default() -> Self {
@@ -261,8 +346,7 @@ impl Default for PvHostPathSettings {
     }
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PvAllowedHostPath {
     pub path_prefix: String,
     /// Allowed `hostPath.type` values (`""` is unset). Absent: any.
@@ -272,8 +356,13 @@ pub struct PvAllowedHostPath {
     pub service_accounts: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(PvAllowedHostPath, "PvAllowedHostPath", {
+    path_prefix: "pathPrefix",
+    types: "types",
+    service_accounts: "serviceAccounts",
+});
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct HostPathSettings {
     /// No entry: no hostPath volume at all (Pod Security baseline).
     pub allowed: Vec<AllowedHostPath>,
@@ -284,6 +373,12 @@ pub struct HostPathSettings {
     /// warning) instead of rejecting them.
     pub mutate: bool,
 }
+
+read_struct!(HostPathSettings, "HostPathSettings", {
+    allowed: "allowed",
+    forbidden: "forbidden",
+    mutate: "mutate",
+});
 
 pub const DEFAULT_FORBIDDEN_HOST_PATHS: &[&str] = &[
     "/run/containerd",
@@ -312,8 +407,7 @@ impl Default for HostPathSettings {
     }
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AllowedHostPath {
     pub path_prefix: String,
     /// Every mount of a volume under this prefix must be read-only.
@@ -331,8 +425,17 @@ pub struct AllowedHostPath {
     pub recursive_read_only: RecursiveReadOnly,
 }
 
+read_struct!(AllowedHostPath, "AllowedHostPath", {
+    path_prefix: "pathPrefix",
+    read_only: "readOnly",
+    types: "types",
+    allow_bidirectional: "allowBidirectional",
+    allow_host_to_container: "allowHostToContainer",
+    recursive_read_only: "recursiveReadOnly",
+});
+
 /// What a prefix asks of its read-only mounts' `recursiveReadOnly`.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum RecursiveReadOnly {
     /// No demand.
     #[default]
@@ -344,8 +447,13 @@ pub enum RecursiveReadOnly {
     Required,
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_enum!(RecursiveReadOnly, "RecursiveReadOnly", {
+    Ignore: "Ignore",
+    Preferred: "Preferred",
+    Required: "Required",
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TolerationSettings {
     /// Allow a toleration with an empty key and `operator: Exists`.
     pub allow_wildcard: bool,
@@ -363,17 +471,29 @@ pub struct TolerationSettings {
     pub mutate: bool,
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(TolerationSettings, "TolerationSettings", {
+    allow_wildcard: "allowWildcard",
+    allowed_wildcard_effects: "allowedWildcardEffects",
+    forbidden: "forbidden",
+    allowed: "allowed",
+    required: "required",
+    mutate: "mutate",
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ForbiddenToleration {
     pub key: String,
     pub effect: Option<String>,
 }
 
+read_struct!(ForbiddenToleration, "ForbiddenToleration", {
+    key: "key",
+    effect: "effect",
+});
+
 /// A toleration in the settings, as an allowed pattern or a required
 /// toleration (the two read the unset fields differently).
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TolerationEntry {
     pub key: String,
     /// `Equal`, `Exists`, or the integer comparisons `Lt` and `Gt`
@@ -383,6 +503,13 @@ pub struct TolerationEntry {
     pub effect: Option<String>,
 }
 
+read_struct!(TolerationEntry, "TolerationEntry", {
+    key: "key",
+    operator: "operator",
+    value: "value",
+    effect: "effect",
+});
+
 /// An allowed toleration: unset fields match anything, except that a
 /// pattern with a `value` and no `operator` does not match `Lt` or `Gt`.
 pub type TolerationPattern = TolerationEntry;
@@ -390,8 +517,7 @@ pub type TolerationPattern = TolerationEntry;
 /// A toleration every DaemonSet must carry: an unset operator is `Equal`, an
 /// empty or absent effect is every effect, an absent `tolerationSeconds` is
 /// forever.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequiredToleration {
     pub key: String,
     /// `Equal`, `Exists`, `Lt` or `Gt`.
@@ -404,8 +530,15 @@ pub struct RequiredToleration {
     pub toleration_seconds: Option<i64>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(RequiredToleration, "RequiredToleration", {
+    key: "key",
+    operator: "operator",
+    value: "value",
+    effect: "effect",
+    toleration_seconds: "tolerationSeconds",
+});
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct StorageClassSettings {
     pub mode: Mode,
     /// Accept `kubernetes.io/*` in-tree provisioner names (judged as the CSI
@@ -422,6 +555,19 @@ pub struct StorageClassSettings {
     pub mount_options: MountOptionRules,
     pub default_class: DefaultClassSettings,
 }
+
+read_struct!(StorageClassSettings, "StorageClassSettings", {
+    mode: "mode",
+    allow_in_tree_provisioners: "allowInTreeProvisioners",
+    allow_no_provisioner: "allowNoProvisioner",
+    parameters: "parameters",
+    secrets: "secrets",
+    reclaim_policy: "reclaimPolicy",
+    volume_binding_mode: "volumeBindingMode",
+    allow_volume_expansion: "allowVolumeExpansion",
+    mount_options: "mountOptions",
+    default_class: "defaultClass",
+});
 
 impl Default for StorageClassSettings {
     fn default() -> Self {
@@ -442,8 +588,7 @@ impl Default for StorageClassSettings {
 
 /// At most one default StorageClass, checked against the cluster's
 /// StorageClasses through Kubewarden's context-aware host capability.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DefaultClassSettings {
     /// Refuse a class made default while another class is default.
     pub unique: bool,
@@ -452,6 +597,12 @@ pub struct DefaultClassSettings {
     /// When the host cannot list the cluster's StorageClasses.
     pub on_lookup_failure: LookupFailure,
 }
+
+read_struct!(DefaultClassSettings, "DefaultClassSettings", {
+    unique: "unique",
+    mode: "mode",
+    on_lookup_failure: "onLookupFailure",
+});
 
 impl Default for DefaultClassSettings {
     fn default() -> Self {
@@ -464,8 +615,7 @@ impl Default for DefaultClassSettings {
 }
 
 /// The verdict on a default class when the host could not answer.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LookupFailure {
     /// Accept with a warning saying the class was not checked.
     #[default]
@@ -474,9 +624,13 @@ pub enum LookupFailure {
     Reject,
 }
 
+read_enum!(LookupFailure, "LookupFailure", {
+    Warn: "warn",
+    Reject: "reject",
+});
+
 /// Parameter rules for the provisioners a glob matches.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParameterRules {
     /// Glob on the (in-tree-translated) provisioner.
     pub provisioner: String,
@@ -487,8 +641,14 @@ pub struct ParameterRules {
     pub allowed_values: BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(ParameterRules, "ParameterRules", {
+    provisioner: "provisioner",
+    required: "required",
+    forbidden: "forbidden",
+    allowed_values: "allowedValues",
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SecretReferenceSettings {
     /// Namespaces the `csi.storage.k8s.io/*-secret-namespace` parameters may
     /// name. Absent: any literal namespace.
@@ -499,12 +659,17 @@ pub struct SecretReferenceSettings {
     pub allow_pvc_annotation_templates: bool,
 }
 
+read_struct!(SecretReferenceSettings, "SecretReferenceSettings", {
+    allowed_namespaces: "allowedNamespaces",
+    allow_pvc_namespace_template: "allowPvcNamespaceTemplate",
+    allow_pvc_annotation_templates: "allowPvcAnnotationTemplates",
+});
+
 /// Allowed values for a StorageClass field, and the value to set on CREATE:
 /// `set` replaces the API server's default (an absent `allowVolumeExpansion`)
 /// and a value outside `allowed`, never another value
 /// (`class_fields::enforce`).
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldRule<T> {
     pub allowed: Option<Vec<T>>,
     pub set: Option<T>,
@@ -519,12 +684,31 @@ impl<T> Default for FieldRule<T> {
     }
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MountOptionRules {
     /// Options (or option names before `=`) allowed. Absent: any. Object
     /// entries are split on `,` before matching; an entry here holding a
     /// `,` is refused.
     pub allowed: Option<Vec<String>>,
     pub forbidden: Vec<String>,
+}
+
+read_struct!(MountOptionRules, "MountOptionRules", {
+    allowed: "allowed",
+    forbidden: "forbidden",
+});
+
+impl<T: ReadJson> ReadJson for FieldRule<T> {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        let mut rule = Self::default();
+        reader.object("FieldRule", &["allowed", "set"], &mut |r, key| {
+            if key == "allowed" {
+                rule.allowed = ReadJson::read(r)?;
+            } else {
+                rule.set = ReadJson::read(r)?;
+            }
+            Ok(())
+        })?;
+        Ok(rule)
+    }
 }

@@ -9,7 +9,7 @@ use super::{CONTAINER_LISTS, Edit, POD_SPEC};
 use crate::fields::{self, Reported, each_object, object, string};
 use crate::paths::{is_within, normalize_absolute, normalize_lexically, overlaps, segment_count};
 use crate::settings::{HostPathSettings, RecursiveReadOnly};
-use crate::settings_errors::SettingErrors;
+use crate::settings_errors::{Entry, Field, SettingErrors};
 use crate::violation::{Findings, Violation, render, render_str};
 
 use crate::rules::{
@@ -81,14 +81,25 @@ impl HostPathRules {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                errors.parsed(format!("{base}.forbidden[{i}]"), p, normalize_lexically(p))
+                errors.parsed(
+                    format_args!("{base}.forbidden[{i}]"),
+                    p,
+                    normalize_lexically(p),
+                )
             })
             .collect();
         let mut allowed: Vec<AllowedPrefix> = Vec::with_capacity(settings.allowed.len());
         for (i, entry) in settings.allowed.into_iter().enumerate() {
-            let path = format!("{base}.allowed[{i}]");
+            let list = Field {
+                base: &base,
+                name: "allowed",
+            };
+            let path = Entry {
+                base: &list,
+                index: i,
+            };
             let Some(prefix) = errors.parsed(
-                format!("{path}.pathPrefix"),
+                format_args!("{path}.pathPrefix"),
                 &entry.path_prefix,
                 normalize_absolute(&entry.path_prefix),
             ) else {

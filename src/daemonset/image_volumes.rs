@@ -30,7 +30,7 @@ impl ImageVolumeRules {
                 .enumerate()
                 .filter_map(|(i, p)| {
                     errors.parsed(
-                        format!("{}[{i}]", rules::IMAGE_VOLUMES_ALLOWED),
+                        format_args!("{}[{i}]", rules::IMAGE_VOLUMES_ALLOWED),
                         p,
                         RepositoryGlob::parse(p),
                     )

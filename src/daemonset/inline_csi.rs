@@ -27,7 +27,7 @@ use crate::fields::{Reported, boolean, get, object, string, string_map};
 use crate::glob::DriverGlob;
 use crate::rules;
 use crate::settings::InlineCsiRules;
-use crate::settings_errors::SettingErrors;
+use crate::settings_errors::{Entry, Field, SettingErrors};
 use crate::storage::parameters::{self, KeyRules, Scope};
 use crate::violation::{Findings, Violation, render, render_str};
 
@@ -50,7 +50,10 @@ pub struct CompiledInline {
 pub fn compile(entries: &[InlineCsiRules], errors: &mut SettingErrors) -> Vec<CompiledInline> {
     let mut compiled = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
-        let path = format!("csiDrivers.inline[{i}]");
+        let path = Entry {
+            base: &"csiDrivers.inline",
+            index: i,
+        };
         let secret_ref = match entry.node_publish_secret_ref.as_deref() {
             None => None,
             Some("required") => Some(Presence::Required),
@@ -71,14 +74,17 @@ pub fn compile(entries: &[InlineCsiRules], errors: &mut SettingErrors) -> Vec<Co
         let rules = &entry.volume_attributes;
         let attributes = KeyRules::compile(
             i,
-            &format!("{path}.volumeAttributes"),
+            &Field {
+                base: &path,
+                name: "volumeAttributes",
+            },
             &rules.required,
             &rules.forbidden,
             &rules.allowed_values,
             errors,
         );
         let Some(driver) = errors.parsed(
-            format!("{path}.driver"),
+            format_args!("{path}.driver"),
             &entry.driver,
             DriverGlob::parse(&entry.driver),
         ) else {

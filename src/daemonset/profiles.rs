@@ -15,9 +15,6 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::host_paths::HostPathRules;
@@ -26,26 +23,26 @@ use super::{CONTAINER_LISTS, Edit};
 use crate::drivers::DriverRules;
 use crate::exemptions::Requester;
 use crate::glob::{DriverGlob, glob_match};
+use crate::read_struct;
 use crate::settings::{CsiDriverSettings, HostPathSettings, Mode, TolerationSettings};
-use crate::settings_errors::SettingErrors;
+use crate::settings_errors::{Entry, Field, SettingErrors};
+use crate::settings_reader::{Read, ReadJson, Reader, read_all};
 use crate::violation::{Findings, Violation};
 
-/// A rule section kept as the JSON the settings spelled.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(transparent)]
-pub struct RawSection(Box<RawValue>);
+/// A rule section kept as the JSON the settings spelled (skipped by its
+/// brackets, not parsed, until its profile matches).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSection(Box<str>);
 
-impl PartialEq for RawSection {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
+impl ReadJson for RawSection {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        reader.skip().map(|raw| Self(raw.into()))
     }
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileSettings {
     pub name: String,
-    #[serde(rename = "match")]
     pub matches: ProfileMatch,
     /// Absent: the baseline's mode.
     pub mode: Option<Mode>,
@@ -59,9 +56,18 @@ pub struct ProfileSettings {
     pub inline_csi_drivers: Option<Vec<String>>,
 }
 
+read_struct!(ProfileSettings, "ProfileSettings", {
+    name: "name",
+    matches: "match",
+    mode: "mode",
+    host_paths: "hostPaths",
+    tolerations: "tolerations",
+    allow_node_name: "allowNodeName",
+    inline_csi_drivers: "inlineCsiDrivers",
+});
+
 /// Every field set must match; an unset field matches anything.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileMatch {
     pub namespaces: Option<Vec<String>>,
     pub names: Option<Vec<String>>,
@@ -75,8 +81,17 @@ pub struct ProfileMatch {
     pub images: Option<Vec<ImagePattern>>,
 }
 
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+read_struct!(ProfileMatch, "ProfileMatch", {
+    namespaces: "namespaces",
+    names: "names",
+    service_account_names: "serviceAccountNames",
+    users: "users",
+    groups: "groups",
+    service_accounts: "serviceAccounts",
+    images: "images",
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImagePattern {
     /// A normalised repository (`docker.io/library/nginx`), `*` standing
     /// for one or more characters within one `/` component and one `.` label.
@@ -84,6 +99,11 @@ pub struct ImagePattern {
     /// The image must name a digest (`@sha256:...`).
     pub require_digest: bool,
 }
+
+read_struct!(ImagePattern, "ImagePattern", {
+    repository: "repository",
+    require_digest: "requireDigest",
+});
 
 #[derive(Debug, Clone, PartialEq)]
 struct ImageRule {
@@ -108,8 +128,9 @@ struct Matcher {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub name: String,
-    /// `daemonSets.profiles[i]`.
-    pub path: String,
+    /// Its index in `daemonSets.profiles` (the path is rendered only for a
+    /// message: [`Profile::path`]).
+    pub index: usize,
     matcher: Matcher,
     mode: Option<Mode>,
     allow_node_name: Option<bool>,
@@ -140,25 +161,26 @@ pub fn compile(
     let mut profiles: Vec<Profile> = Vec::with_capacity(settings.len());
     let mut names = HashSet::new();
     for (i, p) in settings.into_iter().enumerate() {
-        let path = format!("{BASE}[{i}]");
-        if !valid_name(&p.name) {
-            errors.add(
-                format!("{path}.name"),
-                format!(
-                    "{:?} is not a profile name (a lowercase DNS label: a-z, 0-9, '-', at most 63)",
-                    p.name
-                ),
-            );
-        } else if !names.insert(p.name.clone()) {
-            errors.add(
-                format!("{path}.name"),
-                format!("{} is already the name of another profile", p.name),
-            );
+        let path = Entry {
+            base: &BASE,
+            index: i,
+        };
+        // Names are checked at load (validate_settings); an evaluation only
+        // reads them.
+        if full {
+            check_name(&p.name, &path, &mut names, errors);
         }
-        let matcher = compile_match(&p.matches, &format!("{path}.match"), errors);
+        let matcher = compile_match(
+            &p.matches,
+            &Field {
+                base: &path,
+                name: "match",
+            },
+            errors,
+        );
         let profile = Profile {
             name: p.name,
-            path,
+            index: i,
             matcher,
             mode: p.mode,
             allow_node_name: p.allow_node_name,
@@ -171,10 +193,11 @@ pub fn compile(
             for earlier in &profiles {
                 if earlier.matcher.provably_overlaps(&profile.matcher) {
                     errors.add(
-                        format!("{}.match", profile.path),
+                        format!("{}.match", profile.path()),
                         format!(
                             "a DaemonSet can match both this profile and {} ({}): give them disjoint namespaces, names, serviceAccountNames or requesters",
-                            earlier.path, earlier.name
+                            earlier.path(),
+                            earlier.name
                         ),
                     );
                 }
@@ -183,6 +206,27 @@ pub fn compile(
         profiles.push(profile);
     }
     profiles
+}
+
+fn check_name(
+    name: &str,
+    path: &dyn std::fmt::Display,
+    names: &mut HashSet<String>,
+    errors: &mut SettingErrors,
+) {
+    if !valid_name(name) {
+        errors.add(
+            format_args!("{path}.name"),
+            format!(
+                "{name:?} is not a profile name (a lowercase DNS label: a-z, 0-9, '-', at most 63)"
+            ),
+        );
+    } else if !names.insert(name.to_string()) {
+        errors.add(
+            format_args!("{path}.name"),
+            format!("{name} is already the name of another profile"),
+        );
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -198,7 +242,7 @@ fn valid_name(name: &str) -> bool {
 
 fn name_globs(
     list: &Option<Vec<String>>,
-    path: &str,
+    path: &dyn std::fmt::Display,
     errors: &mut SettingErrors,
 ) -> Option<Vec<DriverGlob>> {
     let list = list.as_ref()?;
@@ -213,7 +257,7 @@ fn name_globs(
             .enumerate()
             .filter_map(|(i, p)| {
                 errors.parsed(
-                    format!("{path}[{i}]"),
+                    format_args!("{path}[{i}]"),
                     p,
                     DriverGlob::parse(p).map_err(|e| e.replace("driver pattern", "pattern")),
                 )
@@ -224,7 +268,7 @@ fn name_globs(
 
 fn exact_list<'a>(
     list: &'a Option<Vec<String>>,
-    path: &str,
+    path: &dyn std::fmt::Display,
     errors: &mut SettingErrors,
 ) -> &'a [String] {
     let Some(list) = list else {
@@ -244,16 +288,16 @@ fn exact_list<'a>(
     list
 }
 
-fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Matcher {
-    let mut usernames: Vec<String> =
-        exact_list(&m.users, &format!("{path}.users"), errors).to_vec();
-    for (i, sa) in exact_list(
-        &m.service_accounts,
-        &format!("{path}.serviceAccounts"),
-        errors,
-    )
-    .iter()
-    .enumerate()
+fn compile_match(
+    m: &ProfileMatch,
+    path: &dyn std::fmt::Display,
+    errors: &mut SettingErrors,
+) -> Matcher {
+    let at = |name| Field { base: path, name };
+    let mut usernames: Vec<String> = exact_list(&m.users, &at("users"), errors).to_vec();
+    for (i, sa) in exact_list(&m.service_accounts, &at("serviceAccounts"), errors)
+        .iter()
+        .enumerate()
     {
         match sa.split_once('/') {
             Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
@@ -265,7 +309,7 @@ fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Ma
             ),
         }
     }
-    let groups = exact_list(&m.groups, &format!("{path}.groups"), errors).to_vec();
+    let groups = exact_list(&m.groups, &at("groups"), errors).to_vec();
     let images = m.images.as_ref().map(|list| {
         if list.is_empty() {
             errors.add(
@@ -276,10 +320,9 @@ fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Ma
         list.iter()
             .enumerate()
             .filter_map(|(i, image)| {
-                let field = format!("{path}.images[{i}].repository");
                 errors
                     .parsed(
-                        field,
+                        format_args!("{path}.images[{i}].repository"),
                         &image.repository,
                         repository_pattern(&image.repository),
                     )
@@ -291,11 +334,11 @@ fn compile_match(m: &ProfileMatch, path: &str, errors: &mut SettingErrors) -> Ma
             .collect()
     });
     let matcher = Matcher {
-        namespaces: name_globs(&m.namespaces, &format!("{path}.namespaces"), errors),
-        names: name_globs(&m.names, &format!("{path}.names"), errors),
+        namespaces: name_globs(&m.namespaces, &at("namespaces"), errors),
+        names: name_globs(&m.names, &at("names"), errors),
         service_account_names: name_globs(
             &m.service_account_names,
-            &format!("{path}.serviceAccountNames"),
+            &at("serviceAccountNames"),
             errors,
         ),
         requester_set: m.users.is_some() || m.groups.is_some() || m.service_accounts.is_some(),
@@ -559,19 +602,16 @@ impl Matcher {
     }
 }
 
-/// A section parsed from its raw JSON, errors located under `path`.
-fn parse_section<T: DeserializeOwned>(
+/// A section read from its raw JSON, errors located under `path`.
+fn parse_section<T: ReadJson>(
     raw: &RawSection,
     path: &str,
     errors: &mut SettingErrors,
 ) -> Option<T> {
-    let json = raw.0.get();
-    match serde_json::from_str(json) {
+    match read_all(&raw.0, path) {
         Ok(parsed) => Some(parsed),
         Err(e) => {
-            let message = crate::policy::located(json.as_bytes(), path, &e);
-            let (at, reason) = message.split_once(": ").unwrap_or((path, &message));
-            errors.add(at, reason);
+            errors.add(e.path, e.reason);
             None
         }
     }
@@ -588,9 +628,14 @@ fn relocate(compiled: SettingErrors, from: &str, to: &str, errors: &mut SettingE
 }
 
 impl Profile {
+    /// `daemonSets.profiles[i]`.
+    pub fn path(&self) -> String {
+        format!("{BASE}[{}]", self.index)
+    }
+
     /// Parses and compiles the profile's rule sections.
     pub fn compile_body(&self, errors: &mut SettingErrors) -> ProfileRules {
-        let path = &self.path;
+        let path = &self.path();
         let host_paths = self.host_paths.as_ref().and_then(|raw| {
             let to = format!("{path}.hostPaths");
             let settings: HostPathSettings = parse_section(raw, &to, errors)?;

@@ -919,7 +919,8 @@ mod tests {
         #[case] toleration: Toleration<'_>,
         #[case] expected: bool,
     ) {
-        let pattern: TolerationPattern = serde_json::from_value(pattern).expect("a pattern");
+        let pattern: TolerationPattern =
+            crate::settings_reader::read_all(&pattern.to_string(), "").expect("a pattern");
         assert_eq!(pattern_matches(&pattern, &toleration), expected);
     }
 

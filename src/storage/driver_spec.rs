@@ -130,7 +130,7 @@ pub fn compile(
             }
         }
         let Some(driver) = errors.parsed(
-            format!("{path}.driver"),
+            format_args!("{path}.driver"),
             &entry.driver,
             DriverGlob::parse(&entry.driver),
         ) else {

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::glob::DriverGlob;
 use crate::settings::ParameterRules;
-use crate::settings_errors::SettingErrors;
+use crate::settings_errors::{Entry, SettingErrors};
 use crate::violation::{Findings, Violation, render_str};
 
 pub fn normalize(text: &str) -> String {
@@ -76,7 +76,7 @@ impl KeyRules {
     /// of the entry at `path` (index `index` in its list).
     pub fn compile(
         index: usize,
-        path: &str,
+        path: &dyn std::fmt::Display,
         required: &BTreeMap<String, Vec<String>>,
         forbidden: &[String],
         allowed_values: &BTreeMap<String, Vec<String>>,
@@ -198,7 +198,10 @@ pub fn compile(
 ) -> Vec<CompiledParameterRules> {
     let mut compiled = Vec::with_capacity(rules.len());
     for (i, rule) in rules.iter().enumerate() {
-        let path = format!("{base}[{i}]");
+        let path = Entry {
+            base: &base,
+            index: i,
+        };
         let keys = KeyRules::compile(
             i,
             &path,
@@ -208,7 +211,7 @@ pub fn compile(
             errors,
         );
         let Some(provisioner) = errors.parsed(
-            format!("{path}.provisioner"),
+            format_args!("{path}.provisioner"),
             &rule.provisioner,
             DriverGlob::parse(&rule.provisioner),
         ) else {

@@ -60,7 +60,7 @@ impl TokenRequestRules {
                     );
                 }
                 let glob = errors.parsed(
-                    format!("{base}[{i}].driver"),
+                    format_args!("{base}[{i}].driver"),
                     &entry.driver,
                     DriverGlob::parse(&entry.driver),
                 )?;

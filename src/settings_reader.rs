@@ -1,0 +1,706 @@
+//! The settings reader: one pass over the settings JSON, straight into the
+//! settings structs, knowing the path of every value as it reads it.
+//!
+//! Why not serde's derive: policy-server sends the settings with every
+//! request, so they are read on every admission, and the derived
+//! deserializers of forty settings structs were the largest part of the
+//! module (about 185 KB of 483) and of the time of a small request. This
+//! reader is one non-generic walker (closures passed as `dyn`), borrows
+//! strings from the payload until a setting keeps them, skips what an
+//! evaluation does not read (other kinds' sections, profile bodies) by
+//! scanning brackets, and needs no second pass to locate an error.
+//!
+//! Messages follow serde's wording (`unknown field `x`, expected one of
+//! ...`, `invalid type: string "x", expected a boolean`), so a setting is
+//! refused as it always was, with its path in front.
+//!
+//! The text is well-formed JSON whenever it is read: in an evaluation
+//! serde_json has already parsed the payload it came in, and
+//! `validate_settings` checks the syntax first ([`check_syntax`]). The
+//! reader still bounds every access and reports, never panics, on input
+//! that is not.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// A setting that could not be read: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// `daemonSets.hostPaths.allowed[0].pathPrefix`; empty at top level.
+    pub path: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+pub type Read<T> = Result<T, ReadError>;
+
+/// A value the settings JSON can be read into.
+pub trait ReadJson: Sized {
+    fn read(reader: &mut Reader<'_>) -> Read<Self>;
+}
+
+enum Segment<'a> {
+    Key(Cow<'a, str>),
+    Index(usize),
+}
+
+pub struct Reader<'a> {
+    /// Text, so slices at quotes (ASCII) are strings without a UTF-8 check.
+    text: &'a str,
+    json: &'a [u8],
+    pos: usize,
+    /// The path of `json` itself (`daemonSets.profiles[2].hostPaths` for a
+    /// profile body read on its own).
+    prefix: &'a str,
+    path: Vec<Segment<'a>>,
+}
+
+/// Reads a whole JSON text as `T`; `prefix` is the text's own path.
+pub fn read_all<T: ReadJson>(json: &str, prefix: &str) -> Read<T> {
+    let mut reader = Reader::new(json, prefix);
+    let value = T::read(&mut reader)?;
+    reader.end()?;
+    Ok(value)
+}
+
+/// serde_json's verdict on the syntax alone (the reader assumes it), as
+/// `path: reason` with the path of the place it failed.
+pub fn check_syntax(json: &[u8]) -> Result<&str, String> {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+        Ok(_) => std::str::from_utf8(json).map_err(|e| format!("settings are not UTF-8: {e}")),
+        Err(e) => Err(crate::policy::located(json, "", &e)),
+    }
+}
+
+/// How serde names a JSON value it did not expect.
+enum Found<'a> {
+    Str(Cow<'a, str>),
+    Number(&'a str),
+    Bool(bool),
+    Null,
+    Map,
+    Seq,
+    Nothing,
+}
+
+impl std::fmt::Display for Found<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Found::Str(s) => write!(f, "string {s:?}"),
+            Found::Number(n) if n.contains(['.', 'e', 'E']) => {
+                write!(f, "floating point `{n}`")
+            }
+            Found::Number(n) => write!(f, "integer `{n}`"),
+            Found::Bool(b) => write!(f, "boolean `{b}`"),
+            Found::Null => f.write_str("null"),
+            Found::Map => f.write_str("map"),
+            Found::Seq => f.write_str("sequence"),
+            Found::Nothing => f.write_str("end of input"),
+        }
+    }
+}
+
+/// `a`, `a` or `b`, one of `a`, `b`, `c` (serde's `OneOf`).
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => "there are no fields".to_string(),
+        [one] => format!("expected `{one}`"),
+        [a, b] => format!("expected `{a}` or `{b}`"),
+        more => {
+            let listed: Vec<String> = more.iter().map(|n| format!("`{n}`")).collect();
+            format!("expected one of {}", listed.join(", "))
+        }
+    }
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(text: &'a str, prefix: &'a str) -> Self {
+        Self {
+            text,
+            json: text.as_bytes(),
+            pos: 0,
+            prefix,
+            path: Vec::new(),
+        }
+    }
+
+    fn path(&self) -> String {
+        let mut path = self.prefix.to_string();
+        for segment in &self.path {
+            match segment {
+                Segment::Key(key) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                Segment::Index(i) => {
+                    path.push('[');
+                    path.push_str(&i.to_string());
+                    path.push(']');
+                }
+            }
+        }
+        path
+    }
+
+    /// An error at the current path (built only now, on the error path).
+    pub fn error(&self, reason: impl Into<String>) -> ReadError {
+        ReadError {
+            path: self.path(),
+            reason: reason.into(),
+        }
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.json.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.json.get(self.pos).copied()
+    }
+
+    fn expect_byte(&mut self, byte: u8) -> Read<()> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error(format!("expected `{}`", byte as char)))
+        }
+    }
+
+    /// Nothing but whitespace may follow the value.
+    pub fn end(&mut self) -> Read<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters")),
+        }
+    }
+
+    /// The value at the cursor, described as serde describes it, and the
+    /// message "invalid type: <it>, expected <what>".
+    pub fn invalid_type(&mut self, expected: &str) -> ReadError {
+        let start = self.pos;
+        let found = match self.peek() {
+            None => Found::Nothing,
+            Some(b'"') => match self.string() {
+                Ok(s) => Found::Str(s),
+                Err(e) => return e,
+            },
+            Some(b't') => Found::Bool(true),
+            Some(b'f') => Found::Bool(false),
+            Some(b'n') => Found::Null,
+            Some(b'{') => Found::Map,
+            Some(b'[') => Found::Seq,
+            Some(_) => Found::Number(self.number_text()),
+        };
+        self.pos = start;
+        self.error(format!("invalid type: {found}, expected {expected}"))
+    }
+
+    fn number_text(&mut self) -> &'a str {
+        self.skip_whitespace();
+        let start = self.pos;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.json.get(self.pos) {
+            self.pos += 1;
+        }
+        self.text.get(start..self.pos).unwrap_or("")
+    }
+
+    /// True (and consumed) when the value at the cursor is `null`.
+    pub fn null(&mut self) -> bool {
+        if self.peek() == Some(b'n') && self.json[self.pos..].starts_with(b"null") {
+            self.pos += 4;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The position of the closing quote of the string opening at
+    /// `start`, and whether it holds escapes.
+    fn string_end(&self, start: usize) -> Option<(usize, bool)> {
+        let mut i = start + 1;
+        let mut escaped = false;
+        loop {
+            let rest = self.json.get(i..)?;
+            let at = rest.iter().position(|b| *b == b'"' || *b == b'\\')?;
+            i += at;
+            if self.json[i] == b'"' {
+                return Some((i, escaped));
+            }
+            escaped = true;
+            i += 2;
+        }
+    }
+
+    /// A string value, borrowed unless it holds escapes.
+    pub fn string(&mut self) -> Read<Cow<'a, str>> {
+        if self.peek() != Some(b'"') {
+            return Err(self.invalid_type("a string"));
+        }
+        let start = self.pos;
+        let Some((end, escaped)) = self.string_end(start) else {
+            return Err(self.error("EOF while parsing a string"));
+        };
+        self.pos = end + 1;
+        if escaped {
+            // Escapes are rare in settings: serde_json decodes them
+            // (`\u` surrogate pairs included).
+            serde_json::from_str::<String>(self.text.get(start..=end).unwrap_or(""))
+                .map(Cow::Owned)
+                .map_err(|e| self.error(e.to_string()))
+        } else {
+            self.text
+                .get(start + 1..end)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| self.error("invalid unicode in a string"))
+        }
+    }
+
+    pub fn bool(&mut self) -> Read<bool> {
+        match self.peek() {
+            Some(b't') if self.json[self.pos..].starts_with(b"true") => {
+                self.pos += 4;
+                Ok(true)
+            }
+            Some(b'f') if self.json[self.pos..].starts_with(b"false") => {
+                self.pos += 5;
+                Ok(false)
+            }
+            _ => Err(self.invalid_type("a boolean")),
+        }
+    }
+
+    pub fn i64(&mut self) -> Read<i64> {
+        let start = self.pos;
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => {}
+            _ => return Err(self.invalid_type("i64")),
+        }
+        let text = self.number_text();
+        match text.parse::<i64>() {
+            Ok(n) => Ok(n),
+            Err(_) if text.contains(['.', 'e', 'E']) => {
+                self.pos = start;
+                Err(self.invalid_type("i64"))
+            }
+            Err(_) => Err(self.error(format!("invalid value: integer `{text}`, expected i64"))),
+        }
+    }
+
+    /// One of `variants`, by index (a unit enum).
+    pub fn variant(&mut self, name: &str, variants: &[&str]) -> Read<usize> {
+        // serde reads a map `{"variant": ...}` as an externally tagged
+        // enum: its key is named as the variant.
+        let tagged = self.peek() == Some(b'{');
+        if tagged {
+            self.pos += 1;
+        }
+        if self.peek() != Some(b'"') {
+            return Err(self.invalid_type(&format!("enum {name}")));
+        }
+        let text = self.string()?;
+        if tagged && variants.contains(&text.as_ref()) {
+            return Err(self.error(format!("invalid type: map, expected enum {name}")));
+        }
+        variants
+            .iter()
+            .position(|v| *v == text)
+            .ok_or_else(|| self.error(format!("unknown variant `{text}`, {}", one_of(variants))))
+    }
+
+    /// Skips one value; returns its text (a raw section kept for later).
+    pub fn skip(&mut self) -> Read<&'a str> {
+        self.skip_whitespace();
+        let start = self.pos;
+        let mut depth = 0usize;
+        loop {
+            match self.json.get(self.pos) {
+                None => return Err(self.error("EOF while parsing a value")),
+                Some(b'"') => match self.string_end(self.pos) {
+                    Some((end, _)) => self.pos = end + 1,
+                    None => return Err(self.error("EOF while parsing a string")),
+                },
+                Some(b'{' | b'[') => {
+                    depth += 1;
+                    self.pos += 1;
+                }
+                Some(b'}' | b']') => {
+                    if depth == 0 {
+                        return Err(self.error("expected a value"));
+                    }
+                    depth -= 1;
+                    self.pos += 1;
+                }
+                Some(b',' | b':') if depth > 0 => self.pos += 1,
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.pos += 1,
+                Some(b',' | b':') => return Err(self.error("expected a value")),
+                Some(_) => {
+                    // A scalar: up to the next delimiter.
+                    while let Some(b) = self.json.get(self.pos) {
+                        if matches!(b, b',' | b':' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                }
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+        self.text
+            .get(start..self.pos)
+            .ok_or_else(|| self.error("invalid unicode in a value"))
+    }
+
+    /// An object with the fields `fields` of the struct `name`: `field` is
+    /// called with the field's name (one of `fields`) and the reader at
+    /// its value, which it must read or skip. An unknown or repeated field
+    /// is refused, as `deny_unknown_fields` did.
+    pub fn object(
+        &mut self,
+        name: &str,
+        fields: &'static [&'static str],
+        field: &mut dyn FnMut(&mut Self, &'static str) -> Read<()>,
+    ) -> Read<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.invalid_type(&format!("struct {name}")));
+        }
+        self.pos += 1;
+        let mut seen = 0u64;
+        let mut first = true;
+        loop {
+            match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b',') if !first => self.pos += 1,
+                _ if first => {}
+                _ => return Err(self.error("expected `,` or `}`")),
+            }
+            first = false;
+            let key = self.string()?;
+            let Some(index) = fields.iter().position(|f| *f == key) else {
+                let reason = format!("unknown field `{key}`, {}", one_of(fields));
+                // The unknown key is named in the path, as serde's located
+                // error did.
+                self.path.push(Segment::Key(key));
+                let error = self.error(reason);
+                self.path.pop();
+                return Err(error);
+            };
+            let known = fields[index];
+            self.path.push(Segment::Key(Cow::Borrowed(known)));
+            if index < 64 && seen & (1 << index) != 0 {
+                let error = self.error(format!("duplicate field `{known}`"));
+                self.path.pop();
+                return Err(error);
+            }
+            seen |= 1u64.checked_shl(index as u32).unwrap_or(0);
+            self.expect_byte(b':')?;
+            field(self, known)?;
+            self.path.pop();
+        }
+    }
+
+    /// A list, each element read by `element` with its index in the path.
+    pub fn array(&mut self, element: &mut dyn FnMut(&mut Self) -> Read<()>) -> Read<()> {
+        if self.peek() != Some(b'[') {
+            return Err(self.invalid_type("a sequence"));
+        }
+        self.pos += 1;
+        let mut index = 0;
+        loop {
+            match self.peek() {
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b',') if index > 0 => self.pos += 1,
+                _ if index == 0 => {}
+                _ => return Err(self.error("expected `,` or `]`")),
+            }
+            self.path.push(Segment::Index(index));
+            element(self)?;
+            self.path.pop();
+            index += 1;
+        }
+    }
+
+    /// A map with string keys, each value read by `entry`.
+    pub fn map(&mut self, entry: &mut dyn FnMut(&mut Self, Cow<'a, str>) -> Read<()>) -> Read<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.invalid_type("a map"));
+        }
+        self.pos += 1;
+        let mut first = true;
+        loop {
+            match self.peek() {
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b',') if !first => self.pos += 1,
+                _ if first => {}
+                _ => return Err(self.error("expected `,` or `}`")),
+            }
+            first = false;
+            let key = self.string()?;
+            self.path.push(Segment::Key(key.clone()));
+            self.expect_byte(b':')?;
+            entry(self, key)?;
+            self.path.pop();
+        }
+    }
+}
+
+impl ReadJson for bool {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        reader.bool()
+    }
+}
+
+impl ReadJson for i64 {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        reader.i64()
+    }
+}
+
+impl ReadJson for String {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        reader.string().map(Cow::into_owned)
+    }
+}
+
+impl<T: ReadJson> ReadJson for Option<T> {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        if reader.null() {
+            Ok(None)
+        } else {
+            T::read(reader).map(Some)
+        }
+    }
+}
+
+impl<T: ReadJson> ReadJson for Vec<T> {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        let mut list = Vec::new();
+        reader.array(&mut |r| {
+            list.push(T::read(r)?);
+            Ok(())
+        })?;
+        Ok(list)
+    }
+}
+
+impl<T: ReadJson> ReadJson for BTreeMap<String, T> {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        let mut map = BTreeMap::new();
+        reader.map(&mut |r, key| {
+            // A repeated key: the last one counts, as with serde.
+            map.insert(key.into_owned(), T::read(r)?);
+            Ok(())
+        })?;
+        Ok(map)
+    }
+}
+
+/// `ReadJson` for a settings struct with `Default`: every field optional,
+/// unknown fields refused. `read_struct!(Type, "TypeName", { field:
+/// "jsonName", ... })`.
+#[macro_export]
+macro_rules! read_struct {
+    ($ty:ty, $name:literal, { $($field:ident : $key:literal),* $(,)? }) => {
+        impl $crate::settings_reader::ReadJson for $ty {
+            fn read(
+                reader: &mut $crate::settings_reader::Reader<'_>,
+            ) -> $crate::settings_reader::Read<Self> {
+                const FIELDS: &[&str] = &[$($key),*];
+                let mut value = <$ty>::default();
+                reader.object($name, FIELDS, &mut |r, key| {
+                    $(
+                        if key == $key {
+                            value.$field = $crate::settings_reader::ReadJson::read(r)?;
+                            return Ok(());
+                        }
+                    )*
+                    Ok(())
+                })?;
+                Ok(value)
+            }
+        }
+    };
+}
+
+/// `ReadJson` for a unit enum spelled by its JSON names, in declaration
+/// order: `read_enum!(Mode, "Mode", { Enforce: "enforce", Warn: "warn" })`.
+#[macro_export]
+macro_rules! read_enum {
+    ($ty:ty, $name:literal, { $($variant:ident : $key:literal),* $(,)? }) => {
+        impl $crate::settings_reader::ReadJson for $ty {
+            fn read(
+                reader: &mut $crate::settings_reader::Reader<'_>,
+            ) -> $crate::settings_reader::Read<Self> {
+                const VARIANTS: &[&str] = &[$($key),*];
+                const VALUES: &[$ty] = &[$(<$ty>::$variant),*];
+                let index = reader.variant($name, VARIANTS)?;
+                Ok(VALUES[index])
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default, Debug, PartialEq)]
+    struct Inner {
+        path_prefix: String,
+        read_only: bool,
+        types: Option<Vec<String>>,
+    }
+    read_struct!(Inner, "Inner", {
+        path_prefix: "pathPrefix",
+        read_only: "readOnly",
+        types: "types",
+    });
+
+    #[derive(Default, Debug, PartialEq)]
+    struct Outer {
+        allowed: Vec<Inner>,
+        seconds: Option<i64>,
+        values: BTreeMap<String, Vec<String>>,
+    }
+    read_struct!(Outer, "Outer", {
+        allowed: "allowed",
+        seconds: "seconds",
+        values: "values",
+    });
+
+    fn read(json: &str) -> Read<Outer> {
+        read_all(json, "top")
+    }
+
+    fn error(json: &str) -> String {
+        read(json).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn reads_fields_lists_maps_and_escapes() {
+        let outer = read(
+            r#" { "allowed" : [ {"pathPrefix": "/var/\u006cog", "readOnly": true}, {"types": null} ],
+                "seconds": -5, "values": {"a": ["x"], "a": ["y"]} } "#,
+        )
+        .expect("reads");
+        assert_eq!(outer.allowed[0].path_prefix, "/var/log");
+        assert!(outer.allowed[0].read_only);
+        assert_eq!(outer.allowed[1], Inner::default());
+        assert_eq!(outer.seconds, Some(-5));
+        assert_eq!(outer.values["a"], vec!["y".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_path_in_serde_words() {
+        assert_eq!(
+            error(r#"{"allowed": [{}, {"pathPrefx": "/x"}]}"#),
+            "top.allowed[1].pathPrefx: unknown field `pathPrefx`, expected one of `pathPrefix`, `readOnly`, `types`"
+        );
+        assert_eq!(
+            error(r#"{"allowed": [{"readOnly": "yes"}]}"#),
+            "top.allowed[0].readOnly: invalid type: string \"yes\", expected a boolean"
+        );
+        assert_eq!(
+            error(r#"{"allowed": {}}"#),
+            "top.allowed: invalid type: map, expected a sequence"
+        );
+        assert_eq!(
+            error(r#"{"allowed": [3]}"#),
+            "top.allowed[0]: invalid type: integer `3`, expected struct Inner"
+        );
+        assert_eq!(
+            error(r#"{"seconds": 1.5}"#),
+            "top.seconds: invalid type: floating point `1.5`, expected i64"
+        );
+        assert_eq!(
+            error(r#"{"seconds": 1, "seconds": 2}"#),
+            "top.seconds: duplicate field `seconds`"
+        );
+        assert_eq!(
+            error(r#"{"values": {"k": [true]}}"#),
+            "top.values.k[0]: invalid type: boolean `true`, expected a string"
+        );
+        assert_eq!(error(r#"{} x"#), "top: trailing characters");
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Mode {
+            On,
+            Off,
+        }
+        read_enum!(Mode, "Mode", { On: "on", Off: "off" });
+        let mode = |json: &str| read_all::<Mode>(json, "mode").map_err(|e| e.to_string());
+        assert_eq!(mode(r#" "off" "#), Ok(Mode::Off));
+        assert_eq!(
+            mode(r#""of""#),
+            Err("mode: unknown variant `of`, expected `on` or `off`".to_string())
+        );
+        assert_eq!(
+            mode(r#"{"x": 1}"#),
+            Err("mode: unknown variant `x`, expected `on` or `off`".to_string())
+        );
+        assert_eq!(
+            mode("1"),
+            Err("mode: invalid type: integer `1`, expected enum Mode".to_string())
+        );
+    }
+
+    #[test]
+    fn skips_values_whole() {
+        let json = r#"{"a": [1, {"b": "]}\"", "c": [true, null]}], "d": -1.5e3}"#;
+        let mut reader = Reader::new(json, "");
+        let mut raw = Vec::new();
+        reader
+            .object("T", &["a", "d"], &mut |r, _| {
+                raw.push(r.skip()?.to_string());
+                Ok(())
+            })
+            .expect("skips");
+        assert_eq!(raw, [r#"[1, {"b": "]}\"", "c": [true, null]}]"#, "-1.5e3"]);
+    }
+
+    #[test]
+    fn malformed_text_is_an_error_not_a_panic() {
+        for json in [
+            "",
+            "{",
+            "{\"allowed\"",
+            "{\"allowed\":",
+            "{\"allowed\": [",
+            "{\"allowed\": [{\"pathPrefix\": \"/x",
+            "{\"seconds\": }",
+            "{\"allowed\": [,]}",
+            "{,}",
+            "{\"values\": {\"k\" []}}",
+            "\"",
+            "nul",
+        ] {
+            assert!(read(json).is_err(), "{json:?}");
+            let mut reader = Reader::new(json, "");
+            let _ = reader.skip();
+        }
+    }
+}
