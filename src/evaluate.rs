@@ -153,8 +153,30 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
         return accept(Vec::new(), None);
     }
     let settings = payload.settings.map_or("{}", RawValue::get);
+    // A DaemonSet's or Pod's volumes decide what else is compiled: the
+    // driver rules for inline CSI volumes, the hostPath rules for hostPath
+    // volumes (a debug container can only mount the Pod's volumes).
+    let pod_spec = match target {
+        Target::DaemonSet => request.object.pointer("/spec/template/spec"),
+        Target::EphemeralContainers => request.object.get("spec"),
+        _ => None,
+    };
+    let has_volume = |source: &str| {
+        match pod_spec.and_then(|spec| spec.get("volumes")) {
+            None | Some(Value::Null) => false,
+            Some(Value::Array(volumes)) => volumes.iter().any(|v| v.get(source).is_some()),
+            // Unreadable: compile, the rules report it.
+            Some(_) => true,
+        }
+    };
     let sections = policy::Sections {
         daemon_sets: matches!(target, Target::DaemonSet | Target::EphemeralContainers),
+        csi_drivers: match target {
+            Target::DaemonSet => has_volume("csi"),
+            Target::EphemeralContainers => false,
+            _ => true,
+        },
+        host_paths: has_volume("hostPath"),
         // PersistentVolumes read storageClasses too: in-tree sources and
         // secret namespaces follow the StorageClass rules.
         storage_classes: matches!(target, Target::StorageClass | Target::PersistentVolume),

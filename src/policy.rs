@@ -28,7 +28,7 @@ pub struct DaemonSetRules {
     /// `daemonSets.ephemeralContainers.allPods`.
     pub ephemeral_all_pods: bool,
     /// `daemonSets.profiles`: matchers compiled, bodies raw until matched.
-    pub profiles: Vec<crate::daemonset::profiles::Profile>,
+    pub profiles: Vec<crate::daemonset::profiles::RawProfile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -47,6 +47,11 @@ pub struct Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sections {
     pub daemon_sets: bool,
+    /// `csiDrivers`: every storage kind reads it, a DaemonSet only for its
+    /// inline CSI volumes.
+    pub csi_drivers: bool,
+    /// `daemonSets.hostPaths`, for an object with a hostPath volume.
+    pub host_paths: bool,
     pub storage_classes: bool,
     pub persistent_volumes: bool,
     pub volume_attributes_classes: bool,
@@ -55,6 +60,8 @@ pub struct Sections {
 impl Sections {
     pub const ALL: Self = Self {
         daemon_sets: true,
+        csi_drivers: true,
+        host_paths: true,
         storage_classes: true,
         persistent_volumes: true,
         volume_attributes_classes: true,
@@ -76,11 +83,19 @@ impl Policy {
         } = settings;
         let mut errors = SettingErrors::default();
         exemptions::validate_settings(&exemptions, &mut errors);
-        let drivers = DriverRules::compile(&csi_drivers, &mut errors);
+        let drivers = if sections.csi_drivers {
+            DriverRules::compile(&csi_drivers, &mut errors)
+        } else {
+            DriverRules::default()
+        };
         let daemon_sets = if sections.daemon_sets {
             DaemonSetRules {
                 mode: ds.mode,
-                host_paths: HostPathRules::compile(ds.host_paths, &mut errors),
+                host_paths: if sections.host_paths {
+                    HostPathRules::compile(ds.host_paths, &mut errors)
+                } else {
+                    HostPathRules::default()
+                },
                 tolerations: TolerationRules::compile(ds.tolerations, &mut errors),
                 allow_node_name: ds.allow_node_name,
                 ephemeral_volumes: {
@@ -134,7 +149,10 @@ impl Policy {
 /// Parses settings JSON with the path of the first field that does not fit.
 pub fn parse_settings(json: &[u8]) -> Result<Settings, String> {
     let text = crate::settings_reader::check_syntax(json)?;
-    parse_sections(text, Sections::ALL)
+    let settings = parse_sections(text, Sections::ALL)?;
+    // Profiles stay raw in the settings: their shape is checked here.
+    crate::daemonset::profiles::check_shape(&settings.daemon_sets.profiles)?;
+    Ok(settings)
 }
 
 /// A parse error as `path: reason`, the path found from the error's
@@ -178,6 +196,7 @@ fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
     reader
         .object("Settings", SECTIONS, &mut |r, key| {
             let wanted = match key {
+                "csiDrivers" => sections.csi_drivers,
                 "daemonSets" => sections.daemon_sets,
                 "storageClasses" => sections.storage_classes,
                 "persistentVolumes" => sections.persistent_volumes,
@@ -250,6 +269,8 @@ mod tests {
         let json = r#"{"daemonSets": {"hostPaths": {"allowed": [{"pathPrefx": "/x"}]}}, "storageClasses": {"mode": "warn"}}"#;
         let only_storage = Sections {
             daemon_sets: false,
+            csi_drivers: true,
+            host_paths: false,
             storage_classes: true,
             persistent_volumes: false,
             volume_attributes_classes: false,

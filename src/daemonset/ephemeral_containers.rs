@@ -53,9 +53,11 @@ pub fn evaluate(
             profile: None,
         }));
     }
-    let profile = owner
-        .as_deref()
-        .and_then(|name| judging_profile(pod, rules, namespace, name));
+    let profile = match owner.as_deref() {
+        Some(name) => judging_profile(pod, rules, namespace, name)?,
+        None => None,
+    };
+    let profile = profile.as_ref();
     let own = profile.map(Profile::rules).transpose()?.unwrap_or_default();
     let granted = own.host_paths.as_ref().unwrap_or(&rules.host_paths);
     // A profile that names images grants its paths to the containers of
@@ -145,14 +147,14 @@ pub fn evaluate(
 /// the Pod's ServiceAccount and images. The requester of a debug session is
 /// not the DaemonSet's author, so a profile matched on requesters does not
 /// apply (the baseline does, the stricter answer).
-fn judging_profile<'p>(
+fn judging_profile(
     pod: &Map<String, Value>,
-    rules: &'p DaemonSetRules,
+    rules: &DaemonSetRules,
     namespace: &str,
     daemon_set: &str,
-) -> Option<&'p Profile> {
+) -> Result<Option<Profile>, String> {
     if rules.profiles.is_empty() {
-        return None;
+        return Ok(None);
     }
     let who = Requester {
         namespace,

@@ -75,8 +75,9 @@ pub fn evaluate(
     let profile = if rules.profiles.is_empty() {
         None
     } else {
-        profiles::select(&rules.profiles, &profiles::Subject::of(spec, who))
+        profiles::select(&rules.profiles, &profiles::Subject::of(spec, who))?
     };
+    let profile = profile.as_ref();
     let own = profile.map(profiles::Profile::rules).transpose()?;
     let own = own.unwrap_or_default();
     if let Some(pod_spec) = spec {

@@ -151,62 +151,172 @@ pub struct ProfileRules {
 
 const BASE: &str = "daemonSets.profiles";
 
-/// Compiles the matchers of every profile; with `full` (validate_settings)
-/// also every body, and refuses profiles that provably overlap.
+/// A profile as the settings spell it, read only when a DaemonSet could
+/// match it ([`select`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawProfile {
+    index: usize,
+    json: RawSection,
+}
+
+/// The profiles of an evaluation, kept raw: each request reads only the
+/// `match.namespaces` and `match.names` of each profile until one could
+/// match, and parses and compiles only that one. With `full`
+/// (validate_settings) every profile is parsed and compiled, bodies
+/// included, and profiles that provably overlap are refused.
 pub fn compile(
-    settings: Vec<ProfileSettings>,
+    settings: Vec<RawSection>,
     full: bool,
     errors: &mut SettingErrors,
-) -> Vec<Profile> {
-    let mut profiles: Vec<Profile> = Vec::with_capacity(settings.len());
+) -> Vec<RawProfile> {
+    let raw: Vec<RawProfile> = settings
+        .into_iter()
+        .enumerate()
+        .map(|(index, json)| RawProfile { index, json })
+        .collect();
+    if full {
+        validate_all(&raw, errors);
+    }
+    raw
+}
+
+/// The first profile whose shape (fields and their types, bodies aside)
+/// does not fit, as `path: reason`.
+pub fn check_shape(profiles: &[RawSection]) -> Result<(), String> {
+    for (index, raw) in profiles.iter().enumerate() {
+        let path = format!("{BASE}[{index}]");
+        read_all::<ProfileSettings>(&raw.0, &path).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn validate_all(raw: &[RawProfile], errors: &mut SettingErrors) {
+    let mut profiles: Vec<Profile> = Vec::with_capacity(raw.len());
     let mut names = HashSet::new();
-    for (i, p) in settings.into_iter().enumerate() {
+    for entry in raw {
         let path = Entry {
             base: &BASE,
-            index: i,
+            index: entry.index,
         };
-        // Names are checked at load (validate_settings); an evaluation only
-        // reads them.
-        if full {
-            check_name(&p.name, &path, &mut names, errors);
-        }
-        let matcher = compile_match(
-            &p.matches,
-            &Field {
-                base: &path,
-                name: "match",
-            },
-            errors,
-        );
-        let profile = Profile {
-            name: p.name,
-            index: i,
-            matcher,
-            mode: p.mode,
-            allow_node_name: p.allow_node_name,
-            host_paths: p.host_paths,
-            tolerations: p.tolerations,
-            inline_csi_drivers: p.inline_csi_drivers,
+        let settings: ProfileSettings = match read_all(&entry.json.0, &path.to_string()) {
+            Ok(settings) => settings,
+            Err(e) => {
+                errors.add(e.path, e.reason);
+                continue;
+            }
         };
-        if full {
-            profile.compile_body(errors);
-            for earlier in &profiles {
-                if earlier.matcher.provably_overlaps(&profile.matcher) {
-                    errors.add(
-                        format!("{}.match", profile.path()),
-                        format!(
-                            "a DaemonSet can match both this profile and {} ({}): give them disjoint namespaces, names, serviceAccountNames or requesters",
-                            earlier.path(),
-                            earlier.name
-                        ),
-                    );
-                }
+        check_name(&settings.name, &path, &mut names, errors);
+        let profile = build(entry.index, settings, errors);
+        profile.compile_body(errors);
+        for earlier in &profiles {
+            if earlier.matcher.provably_overlaps(&profile.matcher) {
+                errors.add(
+                    format!("{}.match", profile.path()),
+                    format!(
+                        "a DaemonSet can match both this profile and {} ({}): give them disjoint namespaces, names, serviceAccountNames or requesters",
+                        earlier.path(),
+                        earlier.name
+                    ),
+                );
             }
         }
         profiles.push(profile);
     }
-    profiles
 }
+
+/// A profile's matcher compiled; its body stays raw.
+fn build(index: usize, p: ProfileSettings, errors: &mut SettingErrors) -> Profile {
+    let path = Entry { base: &BASE, index };
+    let matcher = compile_match(
+        &p.matches,
+        &Field {
+            base: &path,
+            name: "match",
+        },
+        errors,
+    );
+    Profile {
+        name: p.name,
+        index,
+        matcher,
+        mode: p.mode,
+        allow_node_name: p.allow_node_name,
+        host_paths: p.host_paths,
+        tolerations: p.tolerations,
+        inline_csi_drivers: p.inline_csi_drivers,
+    }
+}
+
+impl RawProfile {
+    /// False when the profile's `match.namespaces` or `match.names` rules
+    /// the subject out, read straight from the raw JSON (no list is built,
+    /// no glob compiled). A text that cannot be read could match: [`load`]
+    /// then reports why.
+    ///
+    /// [`load`]: RawProfile::load
+    fn could_match(&self, who: &Requester<'_>) -> bool {
+        let mut reader = Reader::new(&self.json.0, "");
+        let mut possible = true;
+        let read = reader.object("ProfileSettings", PROFILE_FIELDS, &mut |r, key| {
+            if key != "match" {
+                return r.skip().map(drop);
+            }
+            r.object("ProfileMatch", MATCH_FIELDS, &mut |r, key| {
+                let subject = match key {
+                    "namespaces" => who.namespace,
+                    "names" => who.name,
+                    _ => return r.skip().map(drop),
+                };
+                if r.null() {
+                    return Ok(());
+                }
+                let mut hit = false;
+                r.array(&mut |r| {
+                    let pattern = r.string()?;
+                    hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
+                    Ok(())
+                })?;
+                possible &= hit;
+                Ok(())
+            })
+        });
+        read.is_err() || possible
+    }
+
+    /// The profile parsed, its matcher compiled; the settings problem as
+    /// `validate_settings` words it.
+    fn load(&self) -> Result<Profile, String> {
+        let path = format!("{BASE}[{}]", self.index);
+        let settings: ProfileSettings = read_all(&self.json.0, &path).map_err(|e| e.to_string())?;
+        let mut errors = SettingErrors::default();
+        let profile = build(self.index, settings, &mut errors);
+        if errors.is_empty() {
+            Ok(profile)
+        } else {
+            Err(errors.into_vec().join("; "))
+        }
+    }
+}
+
+const PROFILE_FIELDS: &[&str] = &[
+    "name",
+    "match",
+    "mode",
+    "hostPaths",
+    "tolerations",
+    "allowNodeName",
+    "inlineCsiDrivers",
+];
+
+const MATCH_FIELDS: &[&str] = &[
+    "namespaces",
+    "names",
+    "serviceAccountNames",
+    "users",
+    "groups",
+    "serviceAccounts",
+    "images",
+];
 
 fn check_name(
     name: &str,
@@ -697,9 +807,21 @@ impl Profile {
     }
 }
 
-/// The first profile, in list order, whose match holds.
-pub fn select<'p>(profiles: &'p [Profile], subject: &Subject<'_>) -> Option<&'p Profile> {
-    profiles.iter().find(|p| p.matcher.matches(subject))
+/// The first profile, in list order, whose match holds, parsed and its
+/// matcher compiled; `Err` when a profile that could match has invalid
+/// settings (validate_settings refuses them, so policy-server never runs
+/// with them).
+pub fn select(profiles: &[RawProfile], subject: &Subject<'_>) -> Result<Option<Profile>, String> {
+    for raw in profiles {
+        if !raw.could_match(subject.who) {
+            continue;
+        }
+        let profile = raw.load()?;
+        if profile.matcher.matches(subject) {
+            return Ok(Some(profile));
+        }
+    }
+    Ok(None)
 }
 
 /// The hostPath rules of a profile that names images: the mounts of the
@@ -901,6 +1023,33 @@ mod tests {
         let without = evaluate(&request, json!({}));
         assert_eq!(with.message, without.message);
         assert!(with.audit_annotations.is_none());
+    }
+
+    #[test]
+    fn a_profile_ruled_out_by_namespace_or_name_is_not_even_parsed() {
+        // The second profile's body is invalid; validate_settings refuses
+        // it, but an evaluation reads only the match lists of a profile
+        // that cannot match (namespaces, names) and never meets it.
+        let broken = json!({"name": "broken", "match": {"namespaces": ["other-*"]},
+                            "hostPaths": {"allowed": [{"pathPrefx": "/x"}]}});
+        let settings = with_profiles(json!([broken, node_exporter_profile()]));
+        assert!(!crate::evaluate::validate_settings(settings.to_string().as_bytes()).valid);
+        let response = run("daemonset-node-exporter.json", settings);
+        assert_accepted_untouched(&response);
+        // One that could match is read whole, and its problem is the verdict.
+        let could = json!({"name": "broken", "match": {"namespaces": ["mon*"], "names": ["*"]},
+                           "hostPaths": {"allowed": [{"pathPrefx": "/x"}]}});
+        let response = run(
+            "daemonset-node-exporter.json",
+            with_profiles(json!([could, node_exporter_profile()])),
+        );
+        assert!(!response.accepted);
+        assert!(
+            response.message.as_deref().is_some_and(|m| m
+                .contains("daemonSets.profiles[0].hostPaths.allowed[0].pathPrefx: unknown field")),
+            "{:?}",
+            response.message
+        );
     }
 
     #[test]
