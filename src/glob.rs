@@ -78,6 +78,10 @@ pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 /// character, then any run". Image repository globs match their
 /// `/`-separated segments with it too (`daemonset::image_reference`).
 pub(crate) fn label_match(pattern: &[u8], label: &[u8]) -> bool {
+    // Most labels are literal: no token list to build.
+    if !pattern.contains(&b'*') {
+        return pattern == label;
+    }
     #[derive(Clone, Copy, PartialEq)]
     enum Token {
         AnyOne,

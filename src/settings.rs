@@ -216,7 +216,7 @@ pub struct DaemonSetSettings {
     pub ephemeral_containers: EphemeralContainerSettings,
     /// Named rule sets for the DaemonSets their `match` selects
     /// (`daemonset::profiles`); the fields above are the baseline.
-    pub profiles: Vec<crate::daemonset::profiles::RawSection>,
+    pub profiles: Vec<crate::daemonset::profiles::ProfileText>,
 }
 
 read_struct!(DaemonSetSettings, "DaemonSetSettings", {

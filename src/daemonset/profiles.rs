@@ -156,7 +156,33 @@ const BASE: &str = "daemonSets.profiles";
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawProfile {
     index: usize,
-    json: RawSection,
+    json: ProfileText,
+}
+
+/// A profile's JSON and, found in the same pass that skipped it, the text
+/// of its `match`: a request reads that text only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileText {
+    json: Box<str>,
+    matches: Option<Box<str>>,
+}
+
+impl ReadJson for ProfileText {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        let start = reader.mark();
+        let mut matches = None;
+        reader.object("ProfileSettings", PROFILE_FIELDS, &mut |r, key| {
+            let raw = r.skip()?;
+            if key == "match" {
+                matches = Some(raw.into());
+            }
+            Ok(())
+        })?;
+        Ok(Self {
+            json: reader.since(start).into(),
+            matches,
+        })
+    }
 }
 
 /// The profiles of an evaluation, kept raw: each request reads only the
@@ -165,7 +191,7 @@ pub struct RawProfile {
 /// (validate_settings) every profile is parsed and compiled, bodies
 /// included, and profiles that provably overlap are refused.
 pub fn compile(
-    settings: Vec<RawSection>,
+    settings: Vec<ProfileText>,
     full: bool,
     errors: &mut SettingErrors,
 ) -> Vec<RawProfile> {
@@ -182,10 +208,10 @@ pub fn compile(
 
 /// The first profile whose shape (fields and their types, bodies aside)
 /// does not fit, as `path: reason`.
-pub fn check_shape(profiles: &[RawSection]) -> Result<(), String> {
+pub fn check_shape(profiles: &[ProfileText]) -> Result<(), String> {
     for (index, raw) in profiles.iter().enumerate() {
         let path = format!("{BASE}[{index}]");
-        read_all::<ProfileSettings>(&raw.0, &path).map_err(|e| e.to_string())?;
+        read_all::<ProfileSettings>(&raw.json, &path).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -198,7 +224,7 @@ fn validate_all(raw: &[RawProfile], errors: &mut SettingErrors) {
             base: &BASE,
             index: entry.index,
         };
-        let settings: ProfileSettings = match read_all(&entry.json.0, &path.to_string()) {
+        let settings: ProfileSettings = match read_all(&entry.json.json, &path.to_string()) {
             Ok(settings) => settings,
             Err(e) => {
                 errors.add(e.path, e.reason);
@@ -255,30 +281,28 @@ impl RawProfile {
     ///
     /// [`load`]: RawProfile::load
     fn could_match(&self, who: &Requester<'_>) -> bool {
-        let mut reader = Reader::new(&self.json.0, "");
+        let Some(matches) = &self.json.matches else {
+            return true;
+        };
+        let mut reader = Reader::new(matches, "");
         let mut possible = true;
-        let read = reader.object("ProfileSettings", PROFILE_FIELDS, &mut |r, key| {
-            if key != "match" {
-                return r.skip().map(drop);
+        let read = reader.object("ProfileMatch", MATCH_FIELDS, &mut |r, key| {
+            let subject = match key {
+                "namespaces" => who.namespace,
+                "names" => who.name,
+                _ => return r.skip().map(drop),
+            };
+            if r.null() {
+                return Ok(());
             }
-            r.object("ProfileMatch", MATCH_FIELDS, &mut |r, key| {
-                let subject = match key {
-                    "namespaces" => who.namespace,
-                    "names" => who.name,
-                    _ => return r.skip().map(drop),
-                };
-                if r.null() {
-                    return Ok(());
-                }
-                let mut hit = false;
-                r.array(&mut |r| {
-                    let pattern = r.string()?;
-                    hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
-                    Ok(())
-                })?;
-                possible &= hit;
+            let mut hit = false;
+            r.array(&mut |r| {
+                let pattern = r.string()?;
+                hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
                 Ok(())
-            })
+            })?;
+            possible &= hit;
+            Ok(())
         });
         read.is_err() || possible
     }
@@ -287,7 +311,8 @@ impl RawProfile {
     /// `validate_settings` words it.
     fn load(&self) -> Result<Profile, String> {
         let path = format!("{BASE}[{}]", self.index);
-        let settings: ProfileSettings = read_all(&self.json.0, &path).map_err(|e| e.to_string())?;
+        let settings: ProfileSettings =
+            read_all(&self.json.json, &path).map_err(|e| e.to_string())?;
         let mut errors = SettingErrors::default();
         let profile = build(self.index, settings, &mut errors);
         if errors.is_empty() {

@@ -69,7 +69,7 @@ fn main() -> Result<()> {
         module.evaluate(&case.request, &settings).unwrap();
     });
     println!(
-        "{}\t{} bytes\t{name}\twarm median {:.1} min {:.1}\tguest median {:.1} min {:.1}\tfresh median {:.1} min {:.1}\tcompile {compile:.0} ms",
+        "{}\t{} bytes\t{name}\twarm median {:.1} min {:.1}\tguest median {:.1} min {:.1}\tfresh median {:.1} min {:.1}\tcompile {compile:.0} ms\tpayload {} bytes",
         path.display(),
         bytes.len(),
         warm.0,
@@ -77,7 +77,8 @@ fn main() -> Result<()> {
         guest.0,
         guest.1,
         fresh.0,
-        fresh.1
+        fresh.1,
+        payload.len()
     );
     Ok(())
 }
