@@ -3,7 +3,9 @@
 //!
 //! `latency MODULE.wasm [CASE] [ITERATIONS]` prints the median and the
 //! minimum of the warm `PolicyInstance::evaluate`, the bare warm guest call
-//! and a fresh-instance evaluation, in µs.
+//! and a fresh-instance evaluation, in µs; for a mutation, also the host's
+//! `json_patch::diff` of it and its share of the warm evaluation.
+//! `LATENCY_SETTINGS=policy|empty|profiles20` picks the settings.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -65,11 +67,31 @@ fn main() -> Result<()> {
     let guest = time(iterations, || {
         instance.call("validate", payload.as_bytes()).unwrap();
     });
+    // A mutation reaches the API server as the host's
+    // `json_patch::diff(request.object, mutated_object)` (policy-evaluator):
+    // its share of the warm evaluation.
+    let answer: serde_json::Value =
+        serde_json::from_slice(&instance.call("validate", payload.as_bytes())?)?;
+    let patch = match answer.get("mutated_object") {
+        Some(mutated) if !mutated.is_null() => {
+            let original = &case.request["object"];
+            let diff = time(iterations, || {
+                std::hint::black_box(json_patch::diff(original, mutated));
+            });
+            format!(
+                "\tjson_patch::diff median {:.1} min {:.1} ({:.0} % of warm)",
+                diff.0,
+                diff.1,
+                100.0 * diff.1 / warm.1
+            )
+        }
+        _ => String::new(),
+    };
     let fresh = time(iterations / 4, || {
         module.evaluate(&case.request, &settings).unwrap();
     });
     println!(
-        "{}\t{} bytes\t{name}\twarm median {:.1} min {:.1}\tguest median {:.1} min {:.1}\tfresh median {:.1} min {:.1}\tcompile {compile:.0} ms\tpayload {} bytes",
+        "{}\t{} bytes\t{name}\twarm median {:.1} min {:.1}\tguest median {:.1} min {:.1}\tfresh median {:.1} min {:.1}\tcompile {compile:.0} ms\tpayload {} bytes{patch}",
         path.display(),
         bytes.len(),
         warm.0,
