@@ -111,20 +111,26 @@ pub fn string_item<'a>(
 /// Calls `each` with the index, path and map of every object item of the
 /// list `parent[key]` (at `path`), in order; the list and items of the wrong
 /// type are reported and skipped. Returns false when an item was skipped.
+///
+/// Paths are `Display` values rendered only when a finding names them: an
+/// object that passes formats none.
 pub fn each_object<'a>(
     parent: &'a Map<String, Value>,
     key: &str,
-    path: &str,
+    path: &dyn std::fmt::Display,
     findings: &mut Findings,
-    mut each: impl FnMut(usize, &str, &'a Map<String, Value>, &mut Findings),
+    mut each: impl FnMut(usize, &dyn std::fmt::Display, &'a Map<String, Value>, &mut Findings),
 ) -> bool {
     let mut all = true;
     for (i, value) in list(parent, key, || path.to_string(), findings)
         .iter()
         .enumerate()
     {
-        let item_path = format!("{path}[{i}]");
-        match item(value, || item_path.clone(), findings) {
+        let item_path = crate::settings_errors::Entry {
+            base: path,
+            index: i,
+        };
+        match item(value, || item_path.to_string(), findings) {
             Some(map) => each(i, &item_path, map, findings),
             None => all = false,
         }

@@ -187,7 +187,7 @@ fn daemon_set_owner(pod: &Map<String, Value>, findings: &mut Findings) -> Option
     each_object(
         metadata,
         "ownerReferences",
-        "metadata.ownerReferences",
+        &"metadata.ownerReferences",
         findings,
         |_, path, owner, findings| {
             let controller = fields::boolean(

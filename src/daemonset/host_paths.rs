@@ -232,7 +232,10 @@ pub fn check(
         return;
     }
     for &list in CONTAINER_LISTS {
-        let containers = format!("{POD_SPEC}.{list}");
+        let containers = Field {
+            base: &POD_SPEC,
+            name: list,
+        };
         each_object(
             pod_spec,
             list,
@@ -287,7 +290,10 @@ fn check_container(
     findings: &mut Findings,
     edits: &mut Vec<Edit>,
 ) {
-    let mounts = format!("{}.volumeMounts", container.path);
+    let mounts = Field {
+        base: &container.path,
+        name: "volumeMounts",
+    };
     each_object(
         container.spec,
         "volumeMounts",
@@ -321,7 +327,10 @@ fn allowed_volumes<'a>(
 ) -> HashMap<&'a str, HostVolume<'a>> {
     let mut allowed = HashMap::new();
     let mut names = HashSet::new();
-    let volumes = format!("{spec_path}.volumes");
+    let volumes = Field {
+        base: &spec_path,
+        name: "volumes",
+    };
     each_object(
         pod_spec,
         "volumes",
@@ -360,7 +369,7 @@ fn allowed_volumes<'a>(
 /// Judges one volume; returns it by name when it is an allowed hostPath.
 fn allowed_volume<'a>(
     volume: &'a Map<String, Value>,
-    volume_path: &str,
+    volume_path: &dyn std::fmt::Display,
     rules: &'a HostPathRules,
     findings: &mut Findings,
 ) -> Option<(&'a str, HostVolume<'a>)> {
@@ -370,12 +379,15 @@ fn allowed_volume<'a>(
         || format!("{volume_path}.hostPath"),
         findings,
     )?;
-    let path_path = format!("{volume_path}.hostPath.path");
-    let raw = match string(host_path, "path", || path_path.clone(), findings) {
+    let path_path = Field {
+        base: volume_path,
+        name: "hostPath.path",
+    };
+    let raw = match string(host_path, "path", || path_path.to_string(), findings) {
         Ok(Some(raw)) => raw,
         Ok(None) => {
             findings.push(Violation::new(
-                path_path,
+                path_path.to_string(),
                 "null",
                 RULE_ALLOWED,
                 "hostPath volume without a path",
@@ -406,7 +418,7 @@ fn allowed_volume<'a>(
 /// the allowed prefixes; returns the normalised path when both pass.
 fn judge_path(
     raw: &str,
-    field: &str,
+    field: &dyn std::fmt::Display,
     rules: &HostPathRules,
     findings: &mut Findings,
 ) -> Option<String> {
@@ -414,7 +426,7 @@ fn judge_path(
         Ok(n) => n,
         Err(e) => {
             findings.push(Violation::new(
-                field,
+                field.to_string(),
                 render_str(raw),
                 RULE_ALLOWED,
                 e.to_string(),
@@ -424,7 +436,7 @@ fn judge_path(
     };
     if let Some(forbidden) = rules.forbidden_overlap(&normalized) {
         findings.push(Violation::new(
-            field,
+            field.to_string(),
             render_str(raw),
             RULE_FORBIDDEN,
             format!("exposes forbidden host path {forbidden}"),
@@ -437,7 +449,12 @@ fn judge_path(
         } else {
             format!("{normalized} is not under an allowed hostPath prefix")
         };
-        findings.push(Violation::new(field, render_str(raw), RULE_ALLOWED, reason));
+        findings.push(Violation::new(
+            field.to_string(),
+            render_str(raw),
+            RULE_ALLOWED,
+            reason,
+        ));
         return None;
     }
     Some(normalized)
@@ -446,14 +463,17 @@ fn judge_path(
 fn type_allowed(
     host_path: &Map<String, Value>,
     rule: &AllowedPrefix,
-    volume_path: &str,
+    volume_path: &dyn std::fmt::Display,
     findings: &mut Findings,
 ) {
     let Some(types) = &rule.types else {
         return;
     };
-    let field = format!("{volume_path}.hostPath.type");
-    let Ok(ty) = string(host_path, "type", || field.clone(), findings) else {
+    let field = Field {
+        base: volume_path,
+        name: "hostPath.type",
+    };
+    let Ok(ty) = string(host_path, "type", || field.to_string(), findings) else {
         return;
     };
     let ty = ty.unwrap_or("");
@@ -461,7 +481,7 @@ fn type_allowed(
         return;
     }
     findings.push(Violation::new(
-        field,
+        field.to_string(),
         render_str(ty),
         RULE_ALLOWED,
         format!(
@@ -484,12 +504,15 @@ fn type_allowed(
 /// refuses it too) and the mount is judged as the whole volume.
 fn exposed_path(
     mount: &Map<String, Value>,
-    mount_path: &str,
+    mount_path: &dyn std::fmt::Display,
     volume_path: &str,
     findings: &mut Findings,
 ) -> String {
-    let field = format!("{mount_path}.subPath");
-    let sub_path = match string(mount, "subPath", || field.clone(), findings) {
+    let field = Field {
+        base: mount_path,
+        name: "subPath",
+    };
+    let sub_path = match string(mount, "subPath", || field.to_string(), findings) {
         Ok(Some(sub_path)) if !sub_path.is_empty() => Some(sub_path),
         _ => None,
     };
@@ -497,7 +520,7 @@ fn exposed_path(
     if let Some(sub_path) = sub_path {
         if sub_path.starts_with('/') || sub_path.split('/').any(|s| s == "..") {
             findings.push(Violation::new(
-                field,
+                field.to_string(),
                 render_str(sub_path),
                 RULE_ALLOWED,
                 "subPath of a hostPath mount must be relative without '..'",
@@ -508,8 +531,11 @@ fn exposed_path(
     }
     // kubelet uses the expansion instead of `subPath` when both are set (the
     // API server refuses that pair anyway).
-    let expr_field = format!("{mount_path}.subPathExpr");
-    if let Ok(Some(expr)) = string(mount, "subPathExpr", || expr_field, findings)
+    let expr_field = Field {
+        base: mount_path,
+        name: "subPathExpr",
+    };
+    if let Ok(Some(expr)) = string(mount, "subPathExpr", || expr_field.to_string(), findings)
         && !expr.is_empty()
     {
         return volume_path.to_string();
@@ -561,7 +587,7 @@ struct MountAt {
 #[allow(clippy::too_many_arguments)]
 fn check_mount(
     mount: &Map<String, Value>,
-    mount_path: &str,
+    mount_path: &dyn std::fmt::Display,
     name: &str,
     volume: &HostVolume<'_>,
     rules: &HostPathRules,
@@ -700,7 +726,7 @@ fn check_mount(
 #[allow(clippy::too_many_arguments)]
 fn check_recursive(
     mount: &Map<String, Value>,
-    mount_path: &str,
+    mount_path: &dyn std::fmt::Display,
     name: &str,
     exposed: &str,
     demand: &AllowedPrefix,
@@ -710,8 +736,11 @@ fn check_recursive(
     at: MountAt,
     edits: &mut Vec<Edit>,
 ) {
-    let field = format!("{mount_path}.recursiveReadOnly");
-    let Ok(current) = string(mount, "recursiveReadOnly", || field.clone(), findings) else {
+    let field = Field {
+        base: mount_path,
+        name: "recursiveReadOnly",
+    };
+    let Ok(current) = string(mount, "recursiveReadOnly", || field.to_string(), findings) else {
         return;
     };
     if matches!(current, Some("Enabled" | "IfPossible")) {
@@ -746,7 +775,7 @@ fn check_recursive(
         });
     } else if required {
         findings.push(Violation::new(
-            field,
+            field.to_string(),
             current.map_or_else(|| "unset".to_string(), render_str),
             RULE_ALLOWED,
             format!(

@@ -422,7 +422,7 @@ fn is_controller_toleration(toleration: &Toleration<'_>) -> bool {
 /// Reads one toleration; `None` when a field has the wrong type (reported).
 fn read_toleration<'a>(
     map: &'a Map<String, Value>,
-    path: &str,
+    path: &dyn std::fmt::Display,
     findings: &mut Findings,
 ) -> Option<Toleration<'a>> {
     let mut field = |name: &str| {
@@ -481,7 +481,7 @@ pub fn check(
 fn judge(
     toleration: &Toleration<'_>,
     raw: &Map<String, Value>,
-    path: &str,
+    path: &dyn std::fmt::Display,
     settings: &TolerationSettings,
     findings: &mut Findings,
 ) {
@@ -494,7 +494,7 @@ fn judge(
                 .any(|e| e == toleration.effect);
         if !settings.allow_wildcard && !effect_allowed {
             findings.push(Violation::new(
-                path,
+                path.to_string(),
                 compact(raw),
                 RULE_WILDCARD,
                 "empty key with operator Exists tolerates every taint, control-plane and NoExecute included",
@@ -512,7 +512,7 @@ fn judge(
             .as_deref()
             .map_or(String::new(), |e| format!(" with effect {e}"));
         findings.push(Violation::new(
-            path,
+            path.to_string(),
             compact(raw),
             RULE_FORBIDDEN,
             format!("tolerates forbidden taint {}{scope}", forbidden.key),
@@ -525,7 +525,7 @@ fn judge(
         && !allowed.iter().any(|a| pattern_matches(a, toleration))
     {
         findings.push(Violation::new(
-            path,
+            path.to_string(),
             compact(raw),
             RULE_ALLOWED,
             "matches no allowed toleration",

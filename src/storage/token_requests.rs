@@ -158,7 +158,7 @@ fn audiences(spec: &Map<String, Value>, findings: &mut Findings) -> Option<Vec<S
     let readable = each_object(
         spec,
         "tokenRequests",
-        "spec.tokenRequests",
+        &"spec.tokenRequests",
         findings,
         |_, path, request, findings| match string(
             request,
