@@ -126,7 +126,7 @@ pub fn each_object<'a>(
         .iter()
         .enumerate()
     {
-        let item_path = crate::settings_errors::Entry {
+        let item_path = crate::json_path::Entry {
             base: path,
             index: i,
         };

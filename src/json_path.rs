@@ -1,6 +1,8 @@
-//! Rebuilds the path of the field at a byte offset of a JSON text, so that a
-//! settings error names its setting (`daemonSets.hostPaths.allowed[0]`)
-//! without tracking paths while parsing, which would cost every evaluation.
+//! JSON paths: the path of the field at a byte offset of a JSON text, so
+//! that a settings syntax error names its setting
+//! (`daemonSets.hostPaths.allowed[0]`) without tracking paths while parsing;
+//! and paths kept as `Display` values ([`Entry`], [`Field`]), rendered only
+//! when a message names them.
 
 enum Frame {
     Object {
@@ -109,6 +111,34 @@ pub fn offset_of(json: &[u8], line: usize, column: usize) -> usize {
         .map(<[u8]>::len)
         .sum::<usize>();
     line_start + column
+}
+
+/// The path `base[index]` of a list entry, rendered only when a message
+/// names it: compiling valid settings or judging an object that passes, as
+/// most evaluations do, formats no path at all.
+#[derive(Clone, Copy)]
+pub struct Entry<'a> {
+    pub base: &'a dyn std::fmt::Display,
+    pub index: usize,
+}
+
+impl std::fmt::Display for Entry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.base, self.index)
+    }
+}
+
+/// The path `base.name`, rendered only when a message names it.
+#[derive(Clone, Copy)]
+pub struct Field<'a> {
+    pub base: &'a dyn std::fmt::Display,
+    pub name: &'a str,
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.base, self.name)
+    }
 }
 
 #[cfg(test)]

@@ -421,42 +421,20 @@ impl<'a> Reader<'a> {
         if self.peek() != Some(b'{') {
             return Err(self.invalid_type(&format!("struct {name}")));
         }
-        self.pos += 1;
         let mut seen = 0u64;
-        let mut first = true;
-        loop {
-            match self.peek() {
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b',') if !first => self.pos += 1,
-                _ if first => {}
-                _ => return Err(self.error("expected `,` or `}`")),
-            }
-            first = false;
-            let key = self.string()?;
+        // The key is in the path already (an unknown one too, as serde's
+        // located error named it).
+        self.map(&mut |r, key| {
             let Some(index) = fields.iter().position(|f| *f == key) else {
-                let reason = format!("unknown field `{key}`, {}", one_of(fields));
-                // The unknown key is named in the path, as serde's located
-                // error did.
-                self.path.push(Segment::Key(key));
-                let error = self.error(reason);
-                self.path.pop();
-                return Err(error);
+                return Err(r.error(format!("unknown field `{key}`, {}", one_of(fields))));
             };
-            let known = fields[index];
-            self.path.push(Segment::Key(Cow::Borrowed(known)));
-            if index < 64 && seen & (1 << index) != 0 {
-                let error = self.error(format!("duplicate field `{known}`"));
-                self.path.pop();
-                return Err(error);
+            let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
+            if seen & bit != 0 {
+                return Err(r.error(format!("duplicate field `{}`", fields[index])));
             }
-            seen |= 1u64.checked_shl(index as u32).unwrap_or(0);
-            self.expect_byte(b':')?;
-            field(self, known)?;
-            self.path.pop();
-        }
+            seen |= bit;
+            field(r, fields[index])
+        })
     }
 
     /// A list, each element read by `element` with its index in the path.
@@ -567,13 +545,17 @@ impl<T: ReadJson> ReadJson for BTreeMap<String, T> {
 #[macro_export]
 macro_rules! read_struct {
     ($ty:ty, $name:literal, { $($field:ident : $key:literal),* $(,)? }) => {
+        impl $ty {
+            /// The JSON names of the fields, in declaration order.
+            pub const JSON_FIELDS: &'static [&'static str] = &[$($key),*];
+        }
+
         impl $crate::settings_reader::ReadJson for $ty {
             fn read(
                 reader: &mut $crate::settings_reader::Reader<'_>,
             ) -> $crate::settings_reader::Read<Self> {
-                const FIELDS: &[&str] = &[$($key),*];
                 let mut value = <$ty>::default();
-                reader.object($name, FIELDS, &mut |r, key| {
+                reader.object($name, Self::JSON_FIELDS, &mut |r, key| {
                     $(
                         if key == $key {
                             value.$field = $crate::settings_reader::ReadJson::read(r)?;

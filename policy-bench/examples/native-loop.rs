@@ -67,14 +67,7 @@ fn main() -> Result<()> {
         .transpose()
         .context("ITERATIONS")?
         .unwrap_or(1000);
-    // LATENCY_SETTINGS as for `latency`: `policy` (default), `empty`,
-    // `profiles20`.
-    let settings = match std::env::var("LATENCY_SETTINGS").as_deref() {
-        Ok("empty") => serde_json::json!({}),
-        Ok("profiles20") => policy_bench::profiles_settings(&policy_bench::settings()?, 20),
-        Ok("policy") | Err(_) => policy_bench::settings()?,
-        Ok(other) => bail!("LATENCY_SETTINGS={other}: policy, empty or profiles20"),
-    };
+    let settings = policy_bench::settings_from_env()?;
     let cases = if name.starts_with("ds-scale-") {
         policy_bench::scale_cases()?
     } else {

@@ -131,6 +131,18 @@ pub fn settings() -> Result<Value> {
         .unwrap_or_else(|| json!({})))
 }
 
+/// The settings `LATENCY_SETTINGS` names, for `latency` and `native-loop`:
+/// `policy` (policy.yaml's, the default), `empty` (`{}`) or `profiles20`
+/// (policy.yaml's with 20 profiles, as the bench).
+pub fn settings_from_env() -> Result<Value> {
+    match std::env::var("LATENCY_SETTINGS").as_deref() {
+        Ok("empty") => Ok(json!({})),
+        Ok("profiles20") => Ok(profiles_settings(&settings()?, 20)),
+        Ok("policy") | Err(_) => settings(),
+        Ok(other) => anyhow::bail!("LATENCY_SETTINGS={other}: policy, empty or profiles20"),
+    }
+}
+
 /// The guest's `validate` payload, byte for byte what the e2e host
 /// (`policy_host::host::validate_payload`) sends.
 pub fn validate_payload(request: &Value, settings: &Value) -> String {

@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 
 use super::{CONTAINER_LISTS, Edit, POD_SPEC};
 use crate::fields::{self, Reported, each_object, object, string};
+use crate::json_path::{Entry, Field};
 use crate::paths::{is_within, normalize_absolute, normalize_lexically, overlaps, segment_count};
 use crate::settings::{HostPathSettings, RecursiveReadOnly};
-use crate::settings_errors::{Entry, Field, SettingErrors};
+use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render, render_str};
 
 use crate::rules::{

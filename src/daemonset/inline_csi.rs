@@ -25,9 +25,10 @@ use super::POD_SPEC;
 use crate::drivers::DriverRules;
 use crate::fields::{Reported, boolean, get, object, string, string_map};
 use crate::glob::DriverGlob;
+use crate::json_path::{Entry, Field};
 use crate::rules;
 use crate::settings::InlineCsiRules;
-use crate::settings_errors::{Entry, Field, SettingErrors};
+use crate::settings_errors::SettingErrors;
 use crate::storage::parameters::{self, KeyRules, Scope};
 use crate::violation::{Findings, Violation, render, render_str};
 

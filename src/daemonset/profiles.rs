@@ -23,9 +23,10 @@ use super::{CONTAINER_LISTS, Edit};
 use crate::drivers::DriverRules;
 use crate::exemptions::Requester;
 use crate::glob::{DriverGlob, glob_match};
+use crate::json_path::{Entry, Field};
 use crate::read_struct;
 use crate::settings::{CsiDriverSettings, HostPathSettings, Mode, TolerationSettings};
-use crate::settings_errors::{Entry, Field, SettingErrors};
+use crate::settings_errors::SettingErrors;
 use crate::settings_reader::{Read, ReadJson, Reader, read_all};
 use crate::violation::{Findings, Violation};
 
@@ -171,13 +172,17 @@ impl ReadJson for ProfileText {
     fn read(reader: &mut Reader<'_>) -> Read<Self> {
         let start = reader.mark();
         let mut matches = None;
-        reader.object("ProfileSettings", PROFILE_FIELDS, &mut |r, key| {
-            let raw = r.skip()?;
-            if key == "match" {
-                matches = Some(raw.into());
-            }
-            Ok(())
-        })?;
+        reader.object(
+            "ProfileSettings",
+            ProfileSettings::JSON_FIELDS,
+            &mut |r, key| {
+                let raw = r.skip()?;
+                if key == "match" {
+                    matches = Some(raw.into());
+                }
+                Ok(())
+            },
+        )?;
         Ok(Self {
             json: reader.since(start).into(),
             matches,
@@ -286,7 +291,7 @@ impl RawProfile {
         };
         let mut reader = Reader::new(matches, "");
         let mut possible = true;
-        let read = reader.object("ProfileMatch", MATCH_FIELDS, &mut |r, key| {
+        let read = reader.object("ProfileMatch", ProfileMatch::JSON_FIELDS, &mut |r, key| {
             let subject = match key {
                 "namespaces" => who.namespace,
                 "names" => who.name,
@@ -322,26 +327,6 @@ impl RawProfile {
         }
     }
 }
-
-const PROFILE_FIELDS: &[&str] = &[
-    "name",
-    "match",
-    "mode",
-    "hostPaths",
-    "tolerations",
-    "allowNodeName",
-    "inlineCsiDrivers",
-];
-
-const MATCH_FIELDS: &[&str] = &[
-    "namespaces",
-    "names",
-    "serviceAccountNames",
-    "users",
-    "groups",
-    "serviceAccounts",
-    "images",
-];
 
 fn check_name(
     name: &str,

@@ -33,8 +33,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::glob::DriverGlob;
+use crate::json_path::Entry;
 use crate::settings::ParameterRules;
-use crate::settings_errors::{Entry, SettingErrors};
+use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render_str};
 
 pub fn normalize(text: &str) -> String {

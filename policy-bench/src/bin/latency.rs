@@ -42,14 +42,7 @@ fn main() -> Result<()> {
         .get(2)
         .map_or(Ok(2000), |n| n.parse())
         .context("ITERATIONS")?;
-    // LATENCY_SETTINGS: `policy` (policy.yaml's, the default), `empty`
-    // (`{}`) or `profiles20` (policy.yaml's with 20 profiles, as the bench).
-    let settings = match std::env::var("LATENCY_SETTINGS").as_deref() {
-        Ok("empty") => serde_json::json!({}),
-        Ok("profiles20") => policy_bench::profiles_settings(&policy_bench::settings()?, 20),
-        Ok("policy") | Err(_) => policy_bench::settings()?,
-        Ok(other) => bail!("LATENCY_SETTINGS={other}: policy, empty or profiles20"),
-    };
+    let settings = policy_bench::settings_from_env()?;
     let cases = policy_bench::all_cases()?;
     let case = cases
         .iter()
