@@ -66,6 +66,11 @@ fn is_pid(segment: &str) -> bool {
 /// was allowed as. These links are the same on every node, so unlike
 /// ordinary symlinks they can be refused statically, as `..` is.
 pub fn kernel_link(normalized: &str) -> Option<String> {
+    // Every link below lives under /proc/ or /dev/: most paths are ruled out
+    // without splitting them.
+    if !(normalized.starts_with("/proc/") || normalized.starts_with("/dev/")) {
+        return None;
+    }
     let segments: Vec<&str> = normalized.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["proc", link, ..] if PROC_SELF_LINKS.contains(link) => Some(format!("/proc/{link}")),
@@ -108,6 +113,16 @@ pub fn normalize_lexically(path: &str) -> Result<String, PathError> {
     if !path.starts_with('/') {
         return Err(PathError::Relative);
     }
+    // Most paths (every settings prefix, most hostPaths) are written
+    // canonically: one scan proves it and the copy is the answer.
+    if is_canonical(path.as_bytes()) {
+        return Ok(path.to_string());
+    }
+    normalize_spelled(path)
+}
+
+/// The general case of [`normalize_lexically`], for an absolute path.
+fn normalize_spelled(path: &str) -> Result<String, PathError> {
     let mut normalized = String::with_capacity(path.len());
     for segment in path.split('/') {
         match segment {
@@ -126,6 +141,38 @@ pub fn normalize_lexically(path: &str) -> Result<String, PathError> {
         return Err(PathError::WindowsParentSegment);
     }
     Ok(normalized)
+}
+
+/// True when an absolute path has nothing to normalise and nothing to
+/// refuse: no empty, `.` or `..` segment, no trailing `/` (but `/` itself),
+/// no `\`. Anything else takes the general path of [`normalize_lexically`].
+fn is_canonical(path: &[u8]) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    if path.last() == Some(&b'/') {
+        return false;
+    }
+    let mut i = 0;
+    while i < path.len() {
+        match path[i] {
+            b'\\' => return false,
+            b'/' => {
+                let segment_end = |at: usize| matches!(path.get(at), None | Some(b'/'));
+                match path.get(i + 1) {
+                    Some(b'/') => return false,
+                    Some(b'.') if segment_end(i + 2) => return false,
+                    Some(b'.') if path.get(i + 2) == Some(&b'.') && segment_end(i + 3) => {
+                        return false;
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Number of segments of a normalised path (`/` has none).
@@ -157,6 +204,37 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    /// The fast path accepts a spelling only when the general one leaves
+    /// it as it is: every string of up to 7 bytes over `/ . a \\`.
+    #[test]
+    fn canonical_fast_path_agrees_with_the_general_normalisation() {
+        let alphabet = [b'/', b'.', b'a', b'\\'];
+        let mut spellings = vec![b"/".to_vec()];
+        let mut frontier = spellings.clone();
+        for _ in 0..6 {
+            frontier = frontier
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |&c| [s.as_slice(), &[c]].concat()))
+                .collect();
+            spellings.extend(frontier.iter().cloned());
+        }
+        let mut canonical = 0;
+        for bytes in &spellings {
+            let path = std::str::from_utf8(bytes).unwrap();
+            if is_canonical(bytes) {
+                canonical += 1;
+                assert_eq!(normalize_spelled(path).as_deref(), Ok(path), "{path:?}");
+            } else if let (false, Ok(normalized)) = (path.contains('\\'), normalize_spelled(path)) {
+                // (`\\` always takes the slow path: its `..` check.)
+                assert_ne!(
+                    normalized, path,
+                    "{path:?} is canonical but took the slow path"
+                );
+            }
+        }
+        assert!(canonical > 100, "{canonical}");
+    }
 
     #[rstest]
     #[case::canonical("/var/log", "/var/log")]

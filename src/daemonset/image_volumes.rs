@@ -65,9 +65,10 @@ pub fn check(pod_spec: &Map<String, Value>, rules: &ImageVolumeRules, findings: 
         let Value::Object(volume) = volume else {
             continue;
         };
-        let path = format!("{POD_SPEC}.volumes[{v}].image");
-        if let Some(image) = object(volume, "image", || path.clone(), findings) {
-            check_volume(image, &path, rules, findings);
+        // Most volumes are not image volumes: no path for them.
+        let path = || format!("{POD_SPEC}.volumes[{v}].image");
+        if let Some(image) = object(volume, "image", path, findings) {
+            check_volume(image, &path(), rules, findings);
         }
     }
 }

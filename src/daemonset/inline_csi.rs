@@ -119,10 +119,16 @@ pub fn check(
         let Value::Object(volume) = volume else {
             continue;
         };
-        let path = format!("{POD_SPEC}.volumes[{v}].csi");
-        let Some(csi) = object(volume, "csi", || path.clone(), findings) else {
+        // Most volumes are not CSI volumes: no path for them.
+        let Some(csi) = object(
+            volume,
+            "csi",
+            || format!("{POD_SPEC}.volumes[{v}].csi"),
+            findings,
+        ) else {
             continue;
         };
+        let path = format!("{POD_SPEC}.volumes[{v}].csi");
         let field = format!("{path}.driver");
         match string(csi, "driver", || field.clone(), findings) {
             Ok(Some(driver)) => {

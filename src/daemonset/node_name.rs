@@ -19,13 +19,13 @@ use crate::violation::{Findings, Violation, render_str};
 
 /// Refuses a non-empty `nodeName` unless `allowed`.
 pub fn check(pod_spec: &Map<String, Value>, allowed: bool, findings: &mut Findings) {
-    let field = format!("{POD_SPEC}.nodeName");
-    if let Ok(Some(node)) = string(pod_spec, "nodeName", || field.clone(), findings)
+    let field = || format!("{POD_SPEC}.nodeName");
+    if let Ok(Some(node)) = string(pod_spec, "nodeName", field, findings)
         && !node.is_empty()
         && !allowed
     {
         findings.push(Violation::new(
-            field,
+            field(),
             render_str(node),
             rules::ALLOW_NODE_NAME,
             "nodeName pins the whole DaemonSet to one node and skips the scheduler (the DaemonSet controller still checks its NoSchedule and NoExecute taints)",

@@ -213,13 +213,13 @@ impl TolerationRules {
             }
             check_effect(
                 f.effect.as_deref(),
-                &format!("{base}.forbidden[{i}]"),
+                &format_args!("{base}.forbidden[{i}]"),
                 errors,
             );
         }
         for (i, a) in settings.allowed.iter().flatten().enumerate() {
             check_entry(
-                &format!("{base}.allowed[{i}]"),
+                &format_args!("{base}.allowed[{i}]"),
                 (
                     &a.key,
                     a.operator.as_deref(),
@@ -269,7 +269,7 @@ fn check_wildcards_against_forbidden(settings: &TolerationSettings, errors: &mut
 
 /// The key, operator, value and effect of an allowed or required toleration.
 fn check_entry(
-    path: &str,
+    path: &dyn std::fmt::Display,
     (key, operator, value, effect): (&str, Option<&str>, Option<&str>, Option<&str>),
     empty_key: &str,
     errors: &mut SettingErrors,
@@ -292,7 +292,7 @@ fn check_entry(
     }
 }
 
-fn check_effect(effect: Option<&str>, path: &str, errors: &mut SettingErrors) {
+fn check_effect(effect: Option<&str>, path: &dyn std::fmt::Display, errors: &mut SettingErrors) {
     if let Some(effect) = effect
         && !effect.is_empty()
         && !EFFECTS.contains(&effect)
@@ -304,7 +304,11 @@ fn check_effect(effect: Option<&str>, path: &str, errors: &mut SettingErrors) {
     }
 }
 
-fn check_operator(operator: Option<&str>, path: &str, errors: &mut SettingErrors) {
+fn check_operator(
+    operator: Option<&str>,
+    path: &dyn std::fmt::Display,
+    errors: &mut SettingErrors,
+) {
     if let Some(op) = operator
         && !OPERATORS.contains(&op)
     {
@@ -457,7 +461,10 @@ pub fn check(
     edits: &mut Vec<Edit>,
 ) {
     let settings = &rules.settings;
-    let base = format!("{POD_SPEC}.tolerations");
+    let base = crate::json_path::Field {
+        base: &POD_SPEC,
+        name: "tolerations",
+    };
     let mut present = Vec::new();
     let mut fields_readable = true;
     let objects_readable = each_object(
@@ -595,7 +602,7 @@ fn precedence<'a>(t: &Toleration<'a>) -> impl Ord + use<'a> {
 
 fn require(
     present: &[Toleration<'_>],
-    base: &str,
+    base: &dyn std::fmt::Display,
     settings: &TolerationSettings,
     findings: &mut Findings,
     edits: &mut Vec<Edit>,
@@ -627,7 +634,7 @@ fn meet<'a>(
     r: usize,
     required: &'a RequiredToleration,
     list: &mut Vec<Toleration<'a>>,
-    base: &str,
+    base: &dyn std::fmt::Display,
     settings: &TolerationSettings,
     findings: &mut Findings,
     edits: &mut Vec<Edit>,
@@ -642,7 +649,7 @@ fn meet<'a>(
             list.push(wanted);
         }
         Standing::Missing => findings.push(Violation::new(
-            base,
+            base.to_string(),
             "missing",
             RULE_REQUIRED,
             format!("required toleration {rendered} (required[{r}]) is missing"),
