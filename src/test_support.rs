@@ -99,3 +99,11 @@ pub fn reevaluate(
     again["object"] = response.mutated_object.clone().expect("a mutated object");
     evaluate(&again, settings)
 }
+
+/// The `spec.settings` of the `policy.yaml` the README deploys.
+pub fn policy_yaml_settings() -> Value {
+    let path = format!("{}/policy.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let manifest: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    manifest["spec"]["settings"].clone()
+}
