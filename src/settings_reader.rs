@@ -14,11 +14,12 @@
 //! ...`, `invalid type: string "x", expected a boolean`), so a setting is
 //! refused as it always was, with its path in front.
 //!
-//! The text is well-formed JSON whenever it is read: in an evaluation
-//! serde_json has already parsed the payload it came in, and
-//! `validate_settings` checks the syntax first ([`check_syntax`]). The
-//! reader still bounds every access and reports, never panics, on input
-//! that is not.
+//! The text is well-formed JSON whenever it is read: `validate_settings`
+//! checks the syntax first ([`check_syntax`]), and an evaluation reads the
+//! settings policy-server validated when it started (settings that do not
+//! read there are read again by serde's general payload path, which names
+//! the fault). The reader still bounds every access and reports, never
+//! panics, on input that is not.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
