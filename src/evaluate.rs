@@ -166,8 +166,11 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
 
 /// [`validate`], asking `cluster` what context-aware rules need.
 pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationResponse {
+    // Split settings that do not read are read again by serde's path,
+    // which says why (or finds them fine, followed by a member the split
+    // did not expect: the split takes them up to the payload's last brace).
     if let Some((request, settings)) = split_payload(payload)
-        && let Some(response) = judge(request, settings, SettingsText::Split, cluster)
+        && let Ok(response) = judge(request, settings, cluster)
     {
         return response;
     }
@@ -179,8 +182,8 @@ fn validate_parsed(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationRes
     match serde_json::from_slice::<Payload>(payload) {
         Ok(p) => {
             let settings = p.settings.map_or("{}", RawValue::get);
-            judge(p.request, settings, SettingsText::Parsed, cluster)
-                .unwrap_or_else(|| reject("policy settings are unreadable".into(), Vec::new()))
+            judge(p.request, settings, cluster)
+                .unwrap_or_else(|e| reject(format!("policy settings are invalid: {e}"), Vec::new()))
         }
         Err(e) => reject(
             format!("cannot read the admission request: {e}"),
@@ -189,39 +192,27 @@ fn validate_parsed(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationRes
     }
 }
 
-/// Where the settings text of an evaluation came from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SettingsText {
-    /// [`split_payload`]: up to the payload's closing brace, so settings
-    /// that do not read are read again by serde's path, which says why
-    /// (or finds them fine, followed by a member the split did not expect).
-    Split,
-    /// serde's `RawValue`: exactly the settings value.
-    Parsed,
-}
-
-/// The verdict on a request under `settings`; `None` when split settings
-/// do not read (the caller then takes serde's path).
+/// The verdict on a request under `settings`, or why the settings do not
+/// read (the caller decides whether that is the verdict).
 fn judge(
     request: AdmissionRequest<'_>,
     settings: &str,
-    text: SettingsText,
     cluster: &dyn ClusterLookup,
-) -> Option<ValidationResponse> {
+) -> Result<ValidationResponse, String> {
     let group = request.kind.group.as_deref().unwrap_or("");
     let kind = request.kind.kind.as_deref().unwrap_or("");
     let sub_resource = request.sub_resource.as_deref().unwrap_or("");
     let Some(target) = Target::of(group, kind, sub_resource) else {
-        return Some(accept(Vec::new(), None));
+        return Ok(accept(Vec::new(), None));
     };
     let Some(operation) = Operation::judged(request.operation.as_deref()) else {
-        return Some(accept(Vec::new(), None));
+        return Ok(accept(Vec::new(), None));
     };
     // `daemonsets/status` and the like cannot change the pod template or a
     // storage object's spec (the API server's status strategies reset
     // everything else), so they are let through without being read.
     if !sub_resource.is_empty() && target != Target::EphemeralContainers {
-        return Some(accept(Vec::new(), None));
+        return Ok(accept(Vec::new(), None));
     }
     // A DaemonSet's or Pod's volumes decide what else is compiled: the
     // driver rules for inline CSI volumes, the hostPath rules for hostPath
@@ -253,19 +244,10 @@ fn judge(
         persistent_volumes: target == Target::PersistentVolume,
         volume_attributes_classes: target == Target::VolumeAttributesClass,
     };
-    let policy = match policy::load_for(settings, sections) {
-        Ok(policy) => policy,
-        Err(_) if text == SettingsText::Split => return None,
-        Err(e) => {
-            return Some(reject(
-                format!("policy settings are invalid: {e}"),
-                Vec::new(),
-            ));
-        }
-    };
+    let policy = policy::load_for(settings, sections)?;
     let response = evaluate(target, operation, request, &policy, cluster);
     crate::arena::discard(policy);
-    Some(response)
+    Ok(response)
 }
 
 fn evaluate(
