@@ -221,6 +221,14 @@ wasm-sizes: policy.wasm floor-wasm
 	cargo build --quiet --locked --profile bench -p policy-bench --bin latency
 	for f in target/wasm-sizes/*.wasm; do target/release/latency $$f ds-fluent-bit 2000 || exit 1; done
 
+# Deterministic costs in the engine: callgrind's instruction counts of a
+# validate call, warm and fresh, with the ratios of the performance issue
+# (needs valgrind; slow: about a minute per request and subject).
+# `policy-bench/name-guest.py` names the guest's functions in a profile.
+.PHONY: bench-instructions
+bench-instructions: policy.wasm floor-wasm
+	policy-bench/instructions.sh
+
 # policy.wasm built with release-profile variants (opt-level, lto,
 # codegen-units, panic, strip through --config) in /tmp: size and latency.
 .PHONY: bench-profiles

@@ -10,6 +10,7 @@ pub mod exemptions;
 pub mod fields;
 pub mod glob;
 pub mod json_path;
+pub mod memcmp;
 pub mod operation;
 pub mod paths;
 pub mod policy;

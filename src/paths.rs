@@ -182,14 +182,19 @@ pub fn segment_count(normalized: &str) -> usize {
 
 /// True when `path` equals `prefix` or lies below it, segment-wise. Both
 /// must be normalised.
+///
+/// Called for every allowed and forbidden prefix on every hostPath (a few
+/// hundred times per DaemonSet): the length and the byte after the prefix
+/// reject most pairs before the bytes are compared.
 pub fn is_within(path: &str, prefix: &str) -> bool {
-    if prefix == "/" {
+    let (path, prefix) = (path.as_bytes(), prefix.as_bytes());
+    if prefix == b"/" {
         return true;
     }
-    match path.strip_prefix(prefix) {
-        Some("") => true,
-        Some(rest) => rest.starts_with('/'),
-        None => false,
+    match path.get(prefix.len()) {
+        None if path.len() == prefix.len() => path == prefix,
+        Some(b'/') => path.get(..prefix.len()) == Some(prefix),
+        _ => false,
     }
 }
 
@@ -270,6 +275,38 @@ mod tests {
             Ok("/var/..log")
         );
         assert_eq!(normalize_absolute("/a/b.../c").as_deref(), Ok("/a/b.../c"));
+    }
+
+    /// The byte-wise `is_within` against its definition (`strip_prefix`,
+    /// then an empty rest or a `/`), over every pair of strings of up to 5
+    /// bytes from `/ a b`.
+    #[test]
+    fn is_within_agrees_with_its_definition() {
+        fn definition(path: &str, prefix: &str) -> bool {
+            prefix == "/"
+                || match path.strip_prefix(prefix) {
+                    Some(rest) => rest.is_empty() || rest.starts_with('/'),
+                    None => false,
+                }
+        }
+        let mut words = vec![String::new()];
+        let mut frontier = words.clone();
+        for _ in 0..5 {
+            frontier = frontier
+                .iter()
+                .flat_map(|w| ["/", "a", "b"].map(|c| format!("{w}{c}")))
+                .collect();
+            words.extend(frontier.iter().cloned());
+        }
+        for path in &words {
+            for prefix in &words {
+                assert_eq!(
+                    is_within(path, prefix),
+                    definition(path, prefix),
+                    "{path:?} {prefix:?}"
+                );
+            }
+        }
     }
 
     #[test]

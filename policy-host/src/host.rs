@@ -42,6 +42,11 @@ pub struct HostOptions {
     /// calls (`--replay-host-capabilities-interactions`). `None`: every
     /// such call fails as on a policy-server without a cluster connection.
     pub replay: Option<Arc<ReplaySession>>,
+    /// Write `/tmp/perf-<pid>.map` (wasmtime's perf map: the address range
+    /// and name of every compiled wasm function), so that a profiler of
+    /// the host process (`policy-bench`'s `instructions` under callgrind)
+    /// can name the guest's functions. Off in every real use.
+    pub perf_map: bool,
 }
 
 impl Default for HostOptions {
@@ -52,6 +57,7 @@ impl Default for HostOptions {
             log_to_stderr: true,
             cache_dir: None,
             replay: None,
+            perf_map: false,
         }
     }
 }
@@ -106,6 +112,9 @@ impl PolicyModule {
         let mut config = wasmtime::Config::new();
         if options.timeout.is_some() {
             config.epoch_interruption(true);
+        }
+        if options.perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         if let Some(dir) = &options.cache_dir {
             let mut cache_config = wasmtime::CacheConfig::new();
