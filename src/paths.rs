@@ -177,7 +177,13 @@ fn is_canonical(path: &[u8]) -> bool {
 
 /// Number of segments of a normalised path (`/` has none).
 pub fn segment_count(normalized: &str) -> usize {
-    normalized.split('/').filter(|s| !s.is_empty()).count()
+    // A segment starts at every byte other than `/` that follows a `/` or
+    // opens the string (`split('/')` and its searcher were 2,000
+    // instructions a call in the module).
+    let bytes = normalized.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] != b'/' && (i == 0 || bytes[i - 1] == b'/'))
+        .count()
 }
 
 /// True when `path` equals `prefix` or lies below it, segment-wise. Both
@@ -275,6 +281,21 @@ mod tests {
             Ok("/var/..log")
         );
         assert_eq!(normalize_absolute("/a/b.../c").as_deref(), Ok("/a/b.../c"));
+    }
+
+    #[test]
+    fn segment_count_counts_non_empty_segments() {
+        for (path, count) in [
+            ("/", 0),
+            ("", 0),
+            ("/var", 1),
+            ("/var/log/pods", 3),
+            ("//a//b/", 2),
+            ("a/b", 2),
+        ] {
+            assert_eq!(segment_count(path), count, "{path}");
+            assert_eq!(path.split('/').filter(|s| !s.is_empty()).count(), count);
+        }
     }
 
     /// The byte-wise `is_within` against its definition (`strip_prefix`,
