@@ -103,6 +103,30 @@ pub fn normalize_absolute(path: &str) -> Result<String, PathError> {
     }
 }
 
+/// [`normalize_lexically`] of a path the caller owns: a canonical one is
+/// taken as it is (left empty behind), without a copy; any other is left
+/// in place (for the caller's message) and normalised as usual. Settings
+/// prefixes, compiled on every evaluation, are nearly always canonical.
+pub fn normalize_lexically_taken(path: &mut String) -> Result<String, PathError> {
+    if path.starts_with('/') && is_canonical(path.as_bytes()) {
+        Ok(std::mem::take(path))
+    } else {
+        normalize_lexically(path)
+    }
+}
+
+/// [`normalize_absolute`] of a path the caller owns, as
+/// [`normalize_lexically_taken`].
+pub fn normalize_absolute_taken(path: &mut String) -> Result<String, PathError> {
+    if path.starts_with('/') && is_canonical(path.as_bytes()) {
+        if let Some(link) = kernel_link(path) {
+            return Err(PathError::KernelLink(link));
+        }
+        return Ok(std::mem::take(path));
+    }
+    normalize_absolute(path)
+}
+
 /// [`normalize_absolute`] without the kernel-link check: for lists of
 /// forbidden paths, where naming a kernel link is harmless (such paths
 /// are refused anyway).
@@ -295,6 +319,33 @@ mod tests {
         ] {
             assert_eq!(segment_count(path), count, "{path}");
             assert_eq!(path.split('/').filter(|s| !s.is_empty()).count(), count);
+        }
+    }
+
+    #[rstest]
+    #[case("/var/log")]
+    #[case("/")]
+    #[case("/var//log/")]
+    #[case("/var/./log")]
+    #[case("/var/../etc")]
+    #[case("var/log")]
+    #[case("")]
+    #[case("/var/log\\..\\x")]
+    #[case("/proc/self/root")]
+    #[case("/proc/self/root/../x")]
+    #[case("/proc//self/root")]
+    fn taken_normalisation_agrees_with_the_borrowed_one(#[case] path: &str) {
+        let mut owned = path.to_string();
+        let taken = normalize_lexically_taken(&mut owned);
+        assert_eq!(taken, normalize_lexically(path));
+        if taken.is_err() {
+            assert_eq!(owned, path, "left in place for the message");
+        }
+        let mut owned = path.to_string();
+        let taken = normalize_absolute_taken(&mut owned);
+        assert_eq!(taken, normalize_absolute(path));
+        if taken.is_err() {
+            assert_eq!(owned, path, "left in place for the message");
         }
     }
 

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 use super::{CONTAINER_LISTS, Edit, POD_SPEC};
 use crate::fields::{self, Reported, each_object, object, string};
 use crate::json_path::{Entry, Field};
-use crate::paths::{is_within, normalize_absolute, normalize_lexically, overlaps, segment_count};
+use crate::paths::{
+    is_within, normalize_absolute, normalize_absolute_taken, normalize_lexically_taken, overlaps,
+    segment_count,
+};
 use crate::settings::{HostPathSettings, RecursiveReadOnly};
 use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render, render_str};
@@ -79,18 +82,15 @@ impl HostPathRules {
     ) -> Self {
         let forbidden: Vec<String> = settings
             .forbidden
-            .iter()
+            .into_iter()
             .enumerate()
-            .filter_map(|(i, p)| {
-                errors.parsed(
-                    format_args!("{base}.forbidden[{i}]"),
-                    p,
-                    normalize_lexically(p),
-                )
+            .filter_map(|(i, mut p)| {
+                let normalized = normalize_lexically_taken(&mut p);
+                errors.parsed(format_args!("{base}.forbidden[{i}]"), &p, normalized)
             })
             .collect();
         let mut allowed: Vec<AllowedPrefix> = Vec::with_capacity(settings.allowed.len());
-        for (i, entry) in settings.allowed.into_iter().enumerate() {
+        for (i, mut entry) in settings.allowed.into_iter().enumerate() {
             let list = Field {
                 base: &base,
                 name: "allowed",
@@ -99,10 +99,11 @@ impl HostPathRules {
                 base: &list,
                 index: i,
             };
+            let normalized = normalize_absolute_taken(&mut entry.path_prefix);
             let Some(prefix) = errors.parsed(
                 format_args!("{path}.pathPrefix"),
                 &entry.path_prefix,
-                normalize_absolute(&entry.path_prefix),
+                normalized,
             ) else {
                 continue;
             };
