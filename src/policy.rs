@@ -119,11 +119,13 @@ impl Policy {
         let storage_classes = if sections.storage_classes {
             StorageClassRules::compile(storage_classes, &mut errors)
         } else {
+            crate::arena::discard(storage_classes);
             StorageClassRules::default()
         };
         let persistent_volumes = if sections.persistent_volumes {
             PersistentVolumeRules::compile(persistent_volumes, &mut errors)
         } else {
+            crate::arena::discard(persistent_volumes);
             PersistentVolumeRules::default()
         };
         let volume_attributes_classes = if sections.volume_attributes_classes {
@@ -131,6 +133,9 @@ impl Policy {
         } else {
             VolumeAttributesClassRules::default()
         };
+        // What is left of the settings once compiled: discarded, not walked
+        // to free arena memory (`arena::discard`).
+        crate::arena::discard((csi_drivers, vac));
         if errors.is_empty() {
             Ok(Self {
                 exemptions,
@@ -185,6 +190,12 @@ fn insist_on_object(json: &[u8]) -> Result<bool, String> {
     }
 }
 
+/// Puts a section read in place of its default, which is discarded rather
+/// than dropped (`arena::discard`: in the module, walking it frees nothing).
+fn replace<T>(slot: &mut T, read: T) {
+    crate::arena::discard(std::mem::replace(slot, read));
+}
+
 /// The settings, with only the chosen per-kind sections read (the others
 /// are skipped by their brackets, unknown top-level fields still refused).
 fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
@@ -207,12 +218,14 @@ fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
                 return r.skip().map(drop);
             }
             match key {
-                "exemptions" => settings.exemptions = ReadJson::read(r)?,
-                "csiDrivers" => settings.csi_drivers = ReadJson::read(r)?,
-                "daemonSets" => settings.daemon_sets = ReadJson::read(r)?,
-                "storageClasses" => settings.storage_classes = ReadJson::read(r)?,
-                "persistentVolumes" => settings.persistent_volumes = ReadJson::read(r)?,
-                _ => settings.volume_attributes_classes = ReadJson::read(r)?,
+                "exemptions" => replace(&mut settings.exemptions, ReadJson::read(r)?),
+                "csiDrivers" => replace(&mut settings.csi_drivers, ReadJson::read(r)?),
+                "daemonSets" => replace(&mut settings.daemon_sets, ReadJson::read(r)?),
+                "storageClasses" => replace(&mut settings.storage_classes, ReadJson::read(r)?),
+                "persistentVolumes" => {
+                    replace(&mut settings.persistent_volumes, ReadJson::read(r)?)
+                }
+                _ => replace(&mut settings.volume_attributes_classes, ReadJson::read(r)?),
             }
             Ok(())
         })

@@ -604,7 +604,11 @@ macro_rules! read_struct {
                 reader.object_at($name, Self::JSON_FIELDS, &mut |r, index| {
                     $(
                         if index == Index::$field as usize {
-                            value.$field = $crate::settings_reader::ReadJson::read(r)?;
+                            // The default it replaces is discarded, not
+                            // dropped: in the module, walking it to free
+                            // arena memory frees nothing (`arena::discard`).
+                            let read = $crate::settings_reader::ReadJson::read(r)?;
+                            $crate::arena::discard(::std::mem::replace(&mut value.$field, read));
                             return Ok(());
                         }
                     )*
