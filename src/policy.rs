@@ -94,6 +94,7 @@ impl Policy {
                 host_paths: if sections.host_paths {
                     HostPathRules::compile(ds.host_paths, &mut errors)
                 } else {
+                    crate::arena::discard(ds.host_paths);
                     HostPathRules::default()
                 },
                 tolerations: TolerationRules::compile(ds.tolerations, &mut errors),
@@ -114,6 +115,7 @@ impl Policy {
                 ),
             }
         } else {
+            crate::arena::discard(ds);
             DaemonSetRules::default()
         };
         let storage_classes = if sections.storage_classes {
