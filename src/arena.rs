@@ -30,6 +30,13 @@ pub fn discard<T>(value: T) {
     #[cfg(not(target_arch = "wasm32"))]
     drop(value);
 }
+
+/// Puts `new` in `slot` and discards the value it replaces (settings
+/// defaults a field or section read from the payload replaces).
+pub fn replace<T>(slot: &mut T, new: T) {
+    discard(std::mem::replace(slot, new));
+}
+
 use std::cell::Cell;
 use std::ptr;
 
@@ -186,12 +193,8 @@ impl<B: GlobalAlloc> Arena<B> {
         if !self.grow(layout) {
             return ptr::null_mut();
         }
-        // A fresh chunk holds `layout` with any alignment (`grow` sized it).
-        let mask = layout.align() - 1;
-        let at = (self.next.get() + mask) & !mask;
-        self.next.set(at + layout.size());
-        self.last.set(at);
-        at as *mut u8
+        // `grow` sized the new chunk for `layout` with any alignment.
+        self.bump(layout)
     }
 }
 

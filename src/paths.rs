@@ -108,7 +108,7 @@ pub fn normalize_absolute(path: &str) -> Result<String, PathError> {
 /// in place (for the caller's message) and normalised as usual. Settings
 /// prefixes, compiled on every evaluation, are nearly always canonical.
 pub fn normalize_lexically_taken(path: &mut String) -> Result<String, PathError> {
-    if path.starts_with('/') && is_canonical(path.as_bytes()) {
+    if is_canonical_absolute(path) {
         Ok(std::mem::take(path))
     } else {
         normalize_lexically(path)
@@ -118,13 +118,11 @@ pub fn normalize_lexically_taken(path: &mut String) -> Result<String, PathError>
 /// [`normalize_absolute`] of a path the caller owns, as
 /// [`normalize_lexically_taken`].
 pub fn normalize_absolute_taken(path: &mut String) -> Result<String, PathError> {
-    if path.starts_with('/') && is_canonical(path.as_bytes()) {
-        if let Some(link) = kernel_link(path) {
-            return Err(PathError::KernelLink(link));
-        }
-        return Ok(std::mem::take(path));
+    if is_canonical_absolute(path) && kernel_link(path).is_none() {
+        Ok(std::mem::take(path))
+    } else {
+        normalize_absolute(path)
     }
-    normalize_absolute(path)
 }
 
 /// [`normalize_absolute`] without the kernel-link check: for lists of
@@ -165,6 +163,11 @@ fn normalize_spelled(path: &str) -> Result<String, PathError> {
         return Err(PathError::WindowsParentSegment);
     }
     Ok(normalized)
+}
+
+/// An absolute path with nothing to normalise ([`is_canonical`]).
+fn is_canonical_absolute(path: &str) -> bool {
+    path.starts_with('/') && is_canonical(path.as_bytes())
 }
 
 /// True when an absolute path has nothing to normalise and nothing to

@@ -8,6 +8,7 @@ use crate::daemonset::image_volumes::ImageVolumeRules;
 use crate::daemonset::tolerations::TolerationRules;
 use crate::drivers::DriverRules;
 
+use crate::arena::replace;
 use crate::exemptions;
 use crate::json_path;
 use crate::settings::{Exemptions, Mode, Settings};
@@ -192,12 +193,6 @@ fn insist_on_object(json: &[u8]) -> Result<bool, String> {
     }
 }
 
-/// Puts a section read in place of its default, which is discarded rather
-/// than dropped (`arena::discard`: in the module, walking it frees nothing).
-fn replace<T>(slot: &mut T, read: T) {
-    crate::arena::discard(std::mem::replace(slot, read));
-}
-
 /// The settings, with only the chosen per-kind sections read (the others
 /// are skipped by their brackets, unknown top-level fields still refused).
 fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
@@ -219,6 +214,8 @@ fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
             if !wanted {
                 return r.skip().map(drop);
             }
+            // A section read replaces its default, which is discarded
+            // rather than dropped (`arena::replace`).
             match key {
                 "exemptions" => replace(&mut settings.exemptions, ReadJson::read(r)?),
                 "csiDrivers" => replace(&mut settings.csi_drivers, ReadJson::read(r)?),

@@ -605,10 +605,9 @@ macro_rules! read_struct {
                     $(
                         if index == Index::$field as usize {
                             // The default it replaces is discarded, not
-                            // dropped: in the module, walking it to free
-                            // arena memory frees nothing (`arena::discard`).
+                            // dropped (`arena::replace`).
                             let read = $crate::settings_reader::ReadJson::read(r)?;
-                            $crate::arena::discard(::std::mem::replace(&mut value.$field, read));
+                            $crate::arena::replace(&mut value.$field, read);
                             return Ok(());
                         }
                     )*

@@ -8,11 +8,11 @@
 //! case's payload (`LATENCY_SETTINGS` picks the settings, as for `latency`):
 //! `warm` on one instance, `fresh` each on a new instance (policy-server's
 //! way: instantiation, `wapc_init` and the call). Only `measured` is
-//! counted (`valgrind --tool=callgrind --toggle-collect='*measured*'`), so
-//! compiling the module and the warm-up are not. With `PERF_MAP` set,
-//! wasmtime writes `/tmp/perf-<pid>.map`, with which
-//! `policy-bench/instructions.sh` names the guest's functions (build the
-//! module unstripped to have names).
+//! counted (`valgrind --tool=callgrind
+//! --toggle-collect='*instructions*measured*'`), so compiling the module
+//! and the warm-up are not. With `PERF_MAP` set, wasmtime writes
+//! `/tmp/perf-<pid>.map`, with which `policy-bench/name-guest.py` names the
+//! guest's functions (build the module unstripped to have names).
 
 use std::path::PathBuf;
 
