@@ -9,6 +9,8 @@ pub mod evaluate;
 pub mod exemptions;
 pub mod fields;
 pub mod glob;
+pub mod json_in;
+pub mod json_out;
 pub mod json_path;
 pub mod memcmp;
 pub mod operation;
@@ -53,12 +55,16 @@ fn reclaimed(evaluate: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
     evaluate()
 }
 
-/// Serialising a response of plain strings, booleans and the request's own
-/// JSON cannot fail; if it ever did, the answer is still a verdict, not an
-/// `Err` (a 500 in policy-server).
-fn to_json(response: &impl serde::Serialize) -> Vec<u8> {
+/// The verdict as the host reads it (`json_out`: serde_json's bytes,
+/// written without its per-run copies).
+fn to_json(response: &kubewarden_policy_sdk::response::ValidationResponse) -> Vec<u8> {
+    json_out::response(response)
+}
+
+/// Settings verdicts are small and rare (once per policy load): serde.
+fn settings_json(response: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(response).unwrap_or_else(|_| {
-        br#"{"accepted":false,"message":"the policy could not serialise its verdict"}"#.to_vec()
+        br#"{"valid":false,"message":"the policy could not serialise its verdict"}"#.to_vec()
     })
 }
 
@@ -93,5 +99,7 @@ impl storage::default_class::ClusterLookup for Host {
 }
 
 fn validate_settings(payload: &[u8]) -> CallResult {
-    Ok(reclaimed(|| to_json(&evaluate::validate_settings(payload))))
+    Ok(reclaimed(|| {
+        settings_json(&evaluate::validate_settings(payload))
+    }))
 }

@@ -107,3 +107,21 @@ pub fn policy_yaml_settings() -> Value {
     let manifest: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     manifest["spec"]["settings"].clone()
 }
+
+/// Every AdmissionRequest of `test_data/requests/`, by file name.
+pub fn all_requests() -> Vec<(String, Value)> {
+    let dir = format!("{}/test_data/requests", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let request = fixture(&name);
+            (name, request)
+        })
+        .collect()
+}

@@ -1,0 +1,666 @@
+//! The admission request read from the payload without serde: the object
+//! becomes the same `serde_json::Value` serde_json would build, the rest
+//! of the request is read or skipped member by member.
+//!
+//! Why: parsing the request into a `Value` was half of an evaluation and
+//! the SDK floor's whole cost. Through serde_json every string is found
+//! byte by byte (`parse_str`, `skip_to_escape`), checked by `from_utf8`
+//! even when it is ASCII, and copied by `String::from`, whose
+//! runtime-length copy is a wasm `memory.copy`, in wasmtime a libcall of
+//! about 170 instructions; whitespace is looked for before every token.
+//! Here strings are scanned eight bytes at a time, UTF-8 is checked only
+//! when a byte above 0x7F was seen, and bytes are copied as 8-byte words.
+//!
+//! Exactness: this reader answers `Some` only for input it reads exactly
+//! as serde_json would, and `None` for anything else (an escape sequence
+//! in a key of the request, a number that is not a plain integer is read
+//! by serde_json itself, depth beyond serde_json's 128, any syntax error):
+//! the caller then takes serde's path, which reads or refuses it with
+//! serde's words. So it is never laxer than serde_json; the tests hold
+//! both to the same `Value` over the fixtures and generated JSON.
+
+use serde_json::{Map, Number, Value};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// serde_json's recursion limit: deeper input is left to serde, which
+/// refuses it.
+const MAX_DEPTH: usize = 128;
+
+/// A cursor over JSON text (the payload's bytes).
+pub struct Parser<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// Where a string's content lies and what it holds.
+struct Span {
+    start: usize,
+    end: usize,
+    escaped: bool,
+    non_ascii: bool,
+}
+
+#[inline(always)]
+fn has_zero_byte(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Flags (high bits) the bytes that end a clean run in a string: `"`,
+/// `\` and control bytes. A flag can be wrong only above a real one.
+#[inline(always)]
+fn special_bytes(word: u64) -> u64 {
+    has_zero_byte(word ^ (ONES * u64::from(b'"')))
+        | has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+}
+
+/// `bytes` as an owned `String`; `bytes` must be valid UTF-8 (checked by
+/// the caller). Copied as 8-byte words into a buffer rounded up to a
+/// multiple of eight, so that no copy is a runtime-length `memory.copy`.
+fn owned(bytes: &[u8]) -> String {
+    let mut buffer: Vec<u8> = Vec::with_capacity((bytes.len() + 7) & !7);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        put_word(&mut buffer, word, 8);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = 0u64;
+        for (i, &byte) in rest.iter().enumerate() {
+            word |= u64::from(byte) << (8 * i);
+        }
+        put_word(&mut buffer, word.to_le_bytes(), rest.len());
+    }
+    // SAFETY: the buffer holds exactly `bytes`, which the caller checked to
+    // be UTF-8 (ASCII, or `str::from_utf8` said so).
+    unsafe { String::from_utf8_unchecked(buffer) }
+}
+
+/// Stores 8 bytes at the end of `buffer` and keeps the first `count`.
+#[inline(always)]
+fn put_word(buffer: &mut Vec<u8>, word: [u8; 8], count: usize) {
+    if buffer.capacity() - buffer.len() < 8 {
+        buffer.reserve(8);
+    }
+    let len = buffer.len();
+    // SAFETY: the capacity holds 8 more bytes (checked above); the length
+    // grows by `count` <= 8 of the bytes just written.
+    unsafe {
+        buffer
+            .as_mut_ptr()
+            .add(len)
+            .cast::<[u8; 8]>()
+            .write_unaligned(word);
+        buffer.set_len(len + count.min(8));
+    }
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(bytes: &'a [u8], pos: usize) -> Self {
+        Self { bytes, pos }
+    }
+
+    /// The position after what was read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    #[inline(always)]
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte that is not whitespace, not consumed.
+    #[inline(always)]
+    pub fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Consumes `byte` (after whitespace), or `None`.
+    #[inline(always)]
+    pub fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let found = self.bytes.get(self.pos..)?.starts_with(word);
+        found.then(|| self.pos += word.len())
+    }
+
+    /// The string starting at the cursor's `"`, checked as serde_json
+    /// checks it: no control byte, valid escapes (UTF-8 is the caller's).
+    fn span(&mut self) -> Option<Span> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        let mut non_ascii = 0u64;
+        let bytes = self.bytes;
+        let mut i = start;
+        loop {
+            while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
+                let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                    break;
+                };
+                let word = u64::from_le_bytes(word);
+                non_ascii |= word;
+                let special = special_bytes(word);
+                if special != 0 {
+                    // The lowest flag is always a real one: go straight to it
+                    // (bytes after it may count as non-ASCII: that only
+                    // costs a UTF-8 check).
+                    i += (special.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            let byte = *bytes.get(i)?;
+            match byte {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Some(Span {
+                        start,
+                        end: i,
+                        escaped,
+                        non_ascii: non_ascii & HIGHS != 0,
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    match *bytes.get(i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                        b'u' => {
+                            let hex = bytes.get(i + 2..i + 6)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                0x00..=0x1F => return None,
+                _ => {
+                    non_ascii |= u64::from(byte);
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// A string value as serde_json decodes it.
+    pub fn string(&mut self) -> Option<String> {
+        let span = self.span()?;
+        let content = self.bytes.get(span.start..span.end)?;
+        if span.escaped {
+            // Escapes (kubectl's last-applied annotation is full of them)
+            // are decoded by serde_json itself, surrogates and all.
+            let quoted = self.bytes.get(span.start - 1..span.end + 1)?;
+            return serde_json::from_slice(quoted).ok();
+        }
+        if span.non_ascii {
+            std::str::from_utf8(content).ok()?;
+        }
+        Some(owned(content))
+    }
+
+    /// A string without escapes, borrowed (member names of the request).
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let span = self.span()?;
+        if span.escaped {
+            return None;
+        }
+        std::str::from_utf8(self.bytes.get(span.start..span.end)?).ok()
+    }
+
+    /// A number as serde_json reads it into a `Value`: plain integers here,
+    /// anything else (fractions, exponents, `-0`, more than 18 digits) by
+    /// serde_json from the number's own text.
+    fn number(&mut self) -> Option<Value> {
+        let start = self.pos;
+        let negative = self.bytes.get(self.pos) == Some(&b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let digits_start = self.pos;
+        match self.bytes.get(self.pos)? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => {
+                while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+                    self.pos += 1;
+                }
+            }
+            _ => return None,
+        }
+        let digits = self.pos - digits_start;
+        let mut plain = true;
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            plain = false;
+            self.pos += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            plain = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            self.digits()?;
+        }
+        let text = self.bytes.get(start..self.pos)?;
+        if plain && digits <= 18 {
+            let magnitude = text[usize::from(negative)..]
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            if !negative {
+                return Some(Value::Number(Number::from(magnitude)));
+            }
+            if magnitude != 0 {
+                // 18 digits fit an i64.
+                let signed = i64::try_from(magnitude).ok()?;
+                return Some(Value::Number(Number::from(-signed)));
+            }
+        }
+        serde_json::from_slice(text).ok()
+    }
+
+    fn digits(&mut self) -> Option<()> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+        (self.pos > start).then_some(())
+    }
+
+    /// Any JSON value, as `serde_json::from_slice::<Value>` builds it.
+    pub fn value(&mut self) -> Option<Value> {
+        self.value_at(0)
+    }
+
+    fn value_at(&mut self, depth: usize) -> Option<Value> {
+        match self.peek()? {
+            b'"' => self.string().map(Value::String),
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                let mut map = Map::new();
+                if self.peek()? == b'}' {
+                    self.pos += 1;
+                    return Some(Value::Object(map));
+                }
+                loop {
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    let key = self.string()?;
+                    self.eat(b':')?;
+                    let value = self.value_at(depth + 1)?;
+                    // A repeated key: the last wins, as in serde_json.
+                    map.insert(key, value);
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b'}' => {
+                            self.pos += 1;
+                            return Some(Value::Object(map));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                let mut items = Vec::new();
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Some(Value::Array(items));
+                }
+                loop {
+                    items.push(self.value_at(depth + 1)?);
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            return Some(Value::Array(items));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Value::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// Skips one value, checked as serde_json checks a value it ignores
+    /// (syntax, escapes, control bytes; not UTF-8), and returns its text.
+    pub fn skip(&mut self) -> Option<&'a [u8]> {
+        self.skip_whitespace();
+        let start = self.pos;
+        self.skip_at(0)?;
+        self.bytes.get(start..self.pos)
+    }
+
+    fn skip_at(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.span().map(drop),
+            open @ (b'{' | b'[') => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                let close = if open == b'{' { b'}' } else { b']' };
+                if self.peek()? == close {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    if open == b'{' {
+                        if self.peek()? != b'"' {
+                            return None;
+                        }
+                        self.span()?;
+                        self.eat(b':')?;
+                    }
+                    self.skip_at(depth + 1)?;
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b if b == close => {
+                            self.pos += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => None,
+        }
+    }
+
+    /// `null` or a string (an `Option<String>` field of the request).
+    pub fn optional_string(&mut self) -> Option<Option<String>> {
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => self.string().map(Some),
+        }
+    }
+
+    /// An object's members: `member` is called with each name and the
+    /// cursor at its value, which it must read or skip. Names with escapes
+    /// are left to serde.
+    pub fn members(
+        &mut self,
+        member: &mut dyn FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let name = self.plain_str()?;
+            self.eat(b':')?;
+            member(self, name)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null` (as `None`) or an object read by `members`: a struct field
+    /// with `#[serde(default)]` and `Option` members.
+    pub fn optional_members(
+        &mut self,
+        member: &mut dyn FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        match self.peek()? {
+            b'n' => self.literal(b"null"),
+            _ => self.members(member),
+        }
+    }
+
+    /// `null` (as `None`) or an array of strings.
+    pub fn optional_strings(&mut self) -> Option<Option<Vec<String>>> {
+        match self.peek()? {
+            b'n' => return self.literal(b"null").map(|()| None),
+            b'[' => self.pos += 1,
+            _ => return None,
+        }
+        let mut items = Vec::new();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(Some(items));
+        }
+        loop {
+            items.push(self.string()?);
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(Some(items));
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn ours(text: &str) -> Option<Value> {
+        let mut parser = Parser::new(text.as_bytes(), 0);
+        let value = parser.value()?;
+        parser.skip_whitespace();
+        (parser.position() == text.len()).then_some(value)
+    }
+
+    fn serde(text: &str) -> Option<Value> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Ours reads as serde does, or leaves the text to serde.
+    fn agrees(text: &str) {
+        if let Some(value) = ours(text) {
+            let expected = serde(text);
+            assert_eq!(Some(&value), expected.as_ref(), "{text:?}");
+            // Same number representation (u64, i64, f64), not only value.
+            assert_eq!(
+                value.to_string(),
+                expected.map(|v| v.to_string()).unwrap_or_default(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fixtures_read_as_serde_reads_them() {
+        for (name, request) in crate::test_support::all_requests() {
+            let compact = request.to_string();
+            assert_eq!(ours(&compact).as_ref(), Some(&request), "{name}");
+            let pretty = serde_json::to_string_pretty(&request).unwrap();
+            assert_eq!(ours(&pretty).as_ref(), Some(&request), "{name} pretty");
+        }
+    }
+
+    #[test]
+    fn edge_cases_agree_with_serde() {
+        let cases = [
+            "0",
+            "-0",
+            "-1",
+            "1",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "1.5",
+            "-0.0",
+            "1e3",
+            "1E+3",
+            "1e-3",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "+1",
+            "1e",
+            "0x1",
+            "true",
+            "false",
+            "null",
+            "tru",
+            "nul",
+            "\"\"",
+            "\"a\\\"b\"",
+            "\"\\u00e9\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\ud83d\"",
+            "\"\\x\"",
+            "\"a\u{1}b\"",
+            "\"é😀\"",
+            "[]",
+            "{}",
+            "[1,]",
+            "{,}",
+            "{\"a\":1,}",
+            "{\"a\":1,\"a\":2}",
+            "{\"a\" : [ 1 , {\"b\":null} ] }",
+            "[1 2]",
+            "{\"a\"}",
+            "{1:2}",
+            "\"unterminated",
+            "[",
+            "{\"a\":",
+            "{\"k\\u0041\":1}",
+            "\"12345678\\\"\"",
+            "\"abcdefgh\"",
+            "\"abcdefghi\"",
+        ];
+        for case in cases {
+            agrees(case);
+        }
+        // Depth: serde refuses beyond 128; ours leaves it to serde.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(ours(&deep), None);
+        let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        agrees(&fine);
+        assert!(ours(&fine).is_some());
+        // Invalid UTF-8 inside a string is refused.
+        let mut parser = Parser::new(b"\"a\xffb\"", 0);
+        assert_eq!(parser.value(), None);
+    }
+
+    #[test]
+    fn skip_checks_what_serde_checks() {
+        for text in [
+            "{\"a\":[1,2,{\"b\":\"c\\n\"}]}",
+            "\"x\"",
+            "-1.5e3",
+            "null",
+            "[]",
+        ] {
+            let mut parser = Parser::new(text.as_bytes(), 0);
+            assert_eq!(parser.skip(), Some(text.as_bytes()), "{text}");
+        }
+        for text in [
+            "{\"a\":}",
+            "[1,]",
+            "\"\\q\"",
+            "{\"a\" 1}",
+            "01",
+            "\"a\u{1}\"",
+        ] {
+            let mut parser = Parser::new(text.as_bytes(), 0);
+            let skipped = parser.skip().is_some() && parser.position() == text.len();
+            assert!(!skipped, "{text}");
+            assert!(
+                serde_json::from_str::<serde::de::IgnoredAny>(text).is_err(),
+                "{text}"
+            );
+        }
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            any::<String>().prop_map(Value::String),
+            "[\"\\\\\\x00-\\x1f a-é😀]{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z\"\\\\é]{0,10}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn generated_json_reads_as_serde_reads_it(value in any_value()) {
+            // serde_json's own float parsing does not always give back the
+            // float it wrote (subnormals): the reference is its reading.
+            let compact = value.to_string();
+            prop_assert!(ours(&compact).is_some());
+            prop_assert_eq!(ours(&compact), serde(&compact));
+            let pretty = serde_json::to_string_pretty(&value).unwrap();
+            prop_assert_eq!(ours(&pretty), serde(&pretty));
+        }
+
+        #[test]
+        fn damaged_json_is_read_as_serde_reads_it_or_left_to_it(
+            value in any_value(),
+            at in any::<prop::sample::Index>(),
+            byte in prop::sample::select(b"\"\\{}[],:0-.e \x01a\xc3".to_vec()),
+            cut in any::<bool>(),
+        ) {
+            let mut bytes = value.to_string().into_bytes();
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                if cut { bytes.truncate(i) } else { bytes[i] = byte }
+            }
+            let mut parser = Parser::new(&bytes, 0);
+            if let Some(ours) = parser.value() {
+                parser.skip_whitespace();
+                if parser.position() == bytes.len() {
+                    let theirs: Option<Value> = serde_json::from_slice(&bytes).ok();
+                    prop_assert_eq!(Some(ours), theirs);
+                }
+            }
+        }
+    }
+}
