@@ -61,6 +61,11 @@ impl DriverGlob {
 /// Stars never produce a `.`, so the labels of the pattern and of the name
 /// pair up one to one and each pair is matched on its own.
 pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    // Without a star every label is literal: the labels pair up exactly
+    // when the whole texts are equal (most patterns: namespaces, names).
+    if !pattern.contains(&b'*') {
+        return pattern == name;
+    }
     let mut pattern_labels = pattern.split(|&b| b == b'.');
     let mut name_labels = name.split(|&b| b == b'.');
     loop {

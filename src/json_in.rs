@@ -442,6 +442,27 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An array of strings without escapes, each borrowed and handed to
+    /// `each` (glob patterns of the settings).
+    pub fn plain_strings(&mut self, each: &mut dyn FnMut(&'a str)) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            each(self.plain_str()?);
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// `null` (as `None`) or an array of strings.
     pub fn optional_strings(&mut self) -> Option<Option<Vec<String>>> {
         match self.peek()? {

@@ -120,6 +120,37 @@ fn next_quote_or_escape(json: &[u8], from: usize) -> Option<usize> {
         .map(|at| i + at)
 }
 
+/// The position of the first quote or bracket at or after `from`, eight
+/// bytes at a time as [`next_quote_or_escape`]: `[` and `{`, `]` and `}`
+/// differ only in bit 0x20, so each pair is one test on the word with
+/// that bit set (no other byte turns into either).
+#[inline(always)]
+fn next_structural(json: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
+    let mut i = from;
+    while let Some(chunk) = json.get(i..i.saturating_add(8)) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(bytes);
+        let folded = word | (ONES * 0x20);
+        let found = (zero_in(word ^ (ONES * u64::from(b'"')))
+            | zero_in(folded ^ (ONES * u64::from(b'{')))
+            | zero_in(folded ^ (ONES * u64::from(b'}'))))
+            & HIGHS;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = json.get(i..)?;
+    rest.iter()
+        .position(|b| STRUCTURAL[usize::from(*b)])
+        .map(|at| i + at)
+}
+
 const fn byte_set(bytes: &[u8]) -> [bool; 256] {
     let mut set = [false; 256];
     let mut i = 0;
@@ -230,6 +261,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// True when the value at the cursor opens an object.
+    pub fn peek_is_object(&mut self) -> bool {
+        self.peek() == Some(b'{')
+    }
+
     /// The position of the next value, for [`Reader::since`].
     pub fn mark(&mut self) -> usize {
         self.skip_whitespace();
@@ -290,7 +326,9 @@ impl<'a> Reader<'a> {
     }
 
     /// The position of the closing quote of the string opening at
-    /// `start`, and whether it holds escapes.
+    /// `start`, and whether it holds escapes. Inlined: a call per string
+    /// cost more than the scan of most strings.
+    #[inline(always)]
     fn string_end(&self, start: usize) -> Option<(usize, bool)> {
         let mut i = start + 1;
         let mut escaped = false;
@@ -396,14 +434,10 @@ impl<'a> Reader<'a> {
                 let mut depth = 0usize;
                 let mut i = start;
                 loop {
-                    let Some(at) = self
-                        .json
-                        .get(i..)
-                        .and_then(|rest| rest.iter().position(|b| STRUCTURAL[usize::from(*b)]))
-                    else {
+                    let Some(at) = next_structural(self.json, i) else {
                         return Err(self.error("EOF while parsing a value"));
                     };
-                    i += at;
+                    i = at;
                     match self.json[i] {
                         b'"' => match self.string_end(i) {
                             Some((end, _)) => i = end,
@@ -762,6 +796,34 @@ mod tests {
                         "{text:?} {from}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn structural_bytes_are_found_as_a_byte_scan_finds_them() {
+        let alphabet = b"\"{}[]ab[{;:\\ \x7f\xff";
+        let mut seed = 7u64;
+        for _ in 0..4000 {
+            let len = (seed % 24) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(seed >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            for from in 0..=text.len() {
+                let expected = text[from..]
+                    .iter()
+                    .position(|b| b"\"{}[]".contains(b))
+                    .map(|at| from + at);
+                assert_eq!(
+                    next_structural(&text, from),
+                    expected,
+                    "{text:?} from {from}"
+                );
             }
         }
     }

@@ -23,6 +23,7 @@ use super::{CONTAINER_LISTS, Edit};
 use crate::drivers::DriverRules;
 use crate::exemptions::Requester;
 use crate::glob::{DriverGlob, glob_match};
+use crate::json_in;
 use crate::json_path::{Entry, Field};
 use crate::read_struct;
 use crate::settings::{CsiDriverSettings, HostPathSettings, Mode, TolerationSettings};
@@ -172,17 +173,22 @@ impl ReadJson for ProfileText {
     fn read(reader: &mut Reader<'_>) -> Read<Self> {
         let start = reader.mark();
         let mut matches = None;
-        reader.object(
-            "ProfileSettings",
-            ProfileSettings::JSON_FIELDS,
-            &mut |r, key| {
+        if reader.peek_is_object() {
+            // Members only skipped, their names not checked here: every
+            // request reads every profile this far, and `validate_settings`
+            // refuses unknown and repeated fields when it loads each
+            // profile whole (`validate_all`), so policy-server never runs
+            // with them.
+            reader.map(&mut |r, key| {
                 let raw = r.skip()?;
                 if key == "match" {
                     matches = Some(raw.into());
                 }
                 Ok(())
-            },
-        )?;
+            })?;
+        } else {
+            return Err(reader.invalid_type("struct ProfileSettings"));
+        }
         Ok(Self {
             json: reader.since(start).into(),
             matches,
@@ -289,27 +295,43 @@ impl RawProfile {
         let Some(matches) = &self.json.matches else {
             return true;
         };
-        let mut reader = Reader::new(matches, "");
+        // A lean cursor (`json_in`), not the settings reader: no paths, no
+        // owned strings. Whatever it cannot read as the reader would (an
+        // unknown or repeated field, an escape in a pattern, a type the
+        // reader refuses) counts as "could match", so that `load` reads
+        // the profile and says what is wrong, as before.
+        let mut parser = json_in::Parser::new(matches.as_bytes(), 0);
         let mut possible = true;
-        let read = reader.object("ProfileMatch", ProfileMatch::JSON_FIELDS, &mut |r, key| {
-            let subject = match key {
-                "namespaces" => who.namespace,
-                "names" => who.name,
-                _ => return r.skip().map(drop),
+        let mut seen = 0u64;
+        let read = parser.members(&mut |p, key| {
+            let (bit, subject) = match key {
+                "namespaces" => (1, who.namespace),
+                "names" => (2, who.name),
+                _ => {
+                    let index = ProfileMatch::JSON_FIELDS.iter().position(|f| *f == key)?;
+                    let bit = 4u64.checked_shl(index as u32).unwrap_or(0);
+                    if seen & bit != 0 {
+                        return None;
+                    }
+                    seen |= bit;
+                    return p.skip().map(drop);
+                }
             };
-            if r.null() {
-                return Ok(());
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            if p.peek()? == b'n' {
+                return p.skip().map(drop);
             }
             let mut hit = false;
-            r.array(&mut |r| {
-                let pattern = r.string()?;
+            p.plain_strings(&mut |pattern| {
                 hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
-                Ok(())
             })?;
             possible &= hit;
-            Ok(())
+            Some(())
         });
-        read.is_err() || possible
+        read.is_none() || possible
     }
 
     /// The profile parsed, its matcher compiled; the settings problem as
