@@ -5,9 +5,11 @@
 # in fuzz/artifacts/<target>/; replay it with
 # `cargo +nightly fuzz run <target> <file>`).
 #
-# Environment: FUZZ_SANITIZER (default none: the core is safe Rust, and
-# without ASan libFuzzer runs several times faster), FUZZ_TIMEOUT (seconds
-# one input may take before it counts as a hang, default 10).
+# Environment: FUZZ_SANITIZER (default none: libFuzzer runs several times
+# faster without ASan; the core's only unsafe code, the word stores of
+# json_in.rs and json_out.rs, is also fuzzed under FUZZ_SANITIZER=address
+# by hand), FUZZ_TIMEOUT (seconds one input may take before it counts as a
+# hang, default 10).
 set -eu
 seconds=${1:-300}
 [ $# -gt 0 ] && shift

@@ -61,18 +61,23 @@ fn special_bytes(word: u64) -> u64 {
 /// multiple of eight, so that no copy is a runtime-length `memory.copy`.
 fn owned(bytes: &[u8]) -> String {
     let mut buffer: Vec<u8> = Vec::with_capacity((bytes.len() + 7) & !7);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
+    // Index loops, not `chunks_exact`: at opt-level "z" its iterator is a
+    // call per word.
+    let mut i = 0usize;
+    while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
         put_word(&mut buffer, word, 8);
+        i += 8;
     }
-    let rest = chunks.remainder();
+    let rest = bytes.get(i..).unwrap_or_default();
     if !rest.is_empty() {
         let mut word = 0u64;
-        for (i, &byte) in rest.iter().enumerate() {
-            word |= u64::from(byte) << (8 * i);
+        let mut shift = 0;
+        for &byte in rest {
+            word |= u64::from(byte) << shift;
+            shift += 8;
         }
         put_word(&mut buffer, word.to_le_bytes(), rest.len());
     }
@@ -297,6 +302,9 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Some(Value::Object(map));
                 }
+                // Inserted one by one: gathering the members and building the
+                // map with `from_iter` (sort, bulk build) measured 17 % slower
+                // on a DaemonSet and 5.6 KB larger.
                 loop {
                     if self.peek()? != b'"' {
                         return None;

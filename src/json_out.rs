@@ -167,8 +167,10 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
         out.reserve(bytes.len() + 2);
     }
     put_byte(out, b'"');
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
+    // Index loops, not `chunks_exact`: at opt-level "z" its iterator is a
+    // call per word.
+    let mut i = 0usize;
+    while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
@@ -179,16 +181,18 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
         } else {
             put(out, word);
         }
+        i += 8;
     }
     // The last 0 to 7 bytes, gathered into a word padded with spaces (no
     // escape) by shifts (a byte copy loop would become a `memory.copy`):
     // when clean, the whole word is stored and only its bytes counted.
-    let rest = chunks.remainder();
+    let rest = bytes.get(i..).unwrap_or_default();
     if !rest.is_empty() {
         let mut word = ONES * u64::from(b' ');
-        for (i, &byte) in rest.iter().enumerate() {
-            let shift = 8 * i;
+        let mut shift = 0;
+        for &byte in rest {
             word = (word & !(0xFF << shift)) | (u64::from(byte) << shift);
+            shift += 8;
         }
         if needs_escape(word) {
             for &byte in rest {

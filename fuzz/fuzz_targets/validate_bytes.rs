@@ -1,18 +1,33 @@
 //! Arbitrary bytes as the whole waPC `validate` payload. Oracle: no panic,
 //! a response the host can serialise, a rejection always says why and never
-//! mutates, and only a CREATE or UPDATE of a judged kind is mutated.
+//! mutates, and only a CREATE or UPDATE of a judged kind is mutated. The
+//! module's own JSON reader and writer agree with serde_json: what
+//! `json_in` reads from the bytes is what serde_json reads (same numbers,
+//! same strings), and `json_out` writes serde_json's bytes.
 
 #![no_main]
 
 use daemonset_csi_policy::evaluate::validate;
+use daemonset_csi_policy::{json_in, json_out};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
+    let mut parser = json_in::Parser::new(data, 0);
+    if let Some(ours) = parser.value() {
+        let rest = data.get(parser.position()..).unwrap_or_default();
+        if rest.iter().all(u8::is_ascii_whitespace) {
+            let theirs: Value = serde_json::from_slice(data).expect("json_in read what serde refuses");
+            assert_eq!(ours.to_string(), theirs.to_string(), "json_in reads otherwise");
+        }
+    }
     let response = validate(data);
-    assert!(
-        serde_json::to_vec(&response).is_ok(),
-        "response does not serialise"
+    let serialised = serde_json::to_vec(&response);
+    assert!(serialised.is_ok(), "response does not serialise");
+    assert_eq!(
+        serialised.ok(),
+        Some(json_out::response(&response)),
+        "json_out writes otherwise than serde_json"
     );
     if !response.accepted {
         assert!(
