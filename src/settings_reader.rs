@@ -82,9 +82,6 @@ pub fn check_syntax(json: &[u8]) -> Result<&str, String> {
     }
 }
 
-/// Bytes that end a run inside a container being skipped: quotes and
-/// brackets (a table: one load per byte where `matches!` took five tests).
-static STRUCTURAL: [bool; 256] = byte_set(b"\"{}[]");
 /// Bytes that end a run inside a string: the closing quote, an escape.
 static STRING_END: [bool; 256] = byte_set(b"\"\\");
 
@@ -120,35 +117,95 @@ fn next_quote_or_escape(json: &[u8], from: usize) -> Option<usize> {
         .map(|at| i + at)
 }
 
-/// The position of the first quote or bracket at or after `from`, eight
-/// bytes at a time as [`next_quote_or_escape`]: `[` and `{`, `]` and `}`
-/// differ only in bit 0x20, so each pair is one test on the word with
-/// that bit set (no other byte turns into either).
+/// What was left open when the text ended inside a skipped container.
+#[derive(Debug, PartialEq)]
+enum Unclosed {
+    String,
+    Value,
+}
+
+/// A byte's high bit where the byte of `x` is zero, exactly (no borrow
+/// between bytes, unlike the lowest-flag test).
 #[inline(always)]
-fn next_structural(json: &[u8], from: usize) -> Option<usize> {
+fn zero_bytes(x: u64) -> u64 {
+    const LOWS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((x & LOWS) + LOWS) | x) & !LOWS
+}
+
+/// The end (one past the closing bracket) of the object or array opening
+/// at `start`. Skipped profile bodies and sections are most of the
+/// settings text a request passes over, and in them a string or a bracket
+/// comes every few bytes, so finding them one by one cost a hundred
+/// instructions or more each. Here a word of eight bytes without a
+/// backslash is taken whole: its quotes, found exactly, tell by a prefix
+/// XOR which of its bytes lie inside a string; the brackets outside are
+/// counted; only a word that could close the container, or holds a
+/// backslash, is walked byte by byte (finding in the word where the count
+/// returns to zero, by running sums in a multiplication, measured slower). `[`/`{` and `]`/`}` differ only in
+/// bit 0x20. Brackets are not paired by kind: the text was checked as JSON
+/// (`validate_settings`), as the byte-by-byte skip it replaced assumed.
+fn container_end(json: &[u8], start: usize) -> Result<usize, Unclosed> {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
-    let mut i = from;
-    while let Some(chunk) = json.get(i..i.saturating_add(8)) {
-        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let word = u64::from_le_bytes(bytes);
-        let folded = word | (ONES * 0x20);
-        let found = (zero_in(word ^ (ONES * u64::from(b'"')))
-            | zero_in(folded ^ (ONES * u64::from(b'{')))
-            | zero_in(folded ^ (ONES * u64::from(b'}'))))
-            & HIGHS;
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut i = start;
+    loop {
+        if let Some(chunk) = json.get(i..i.saturating_add(8))
+            && let Ok(bytes) = <[u8; 8]>::try_from(chunk)
+        {
+            let word = u64::from_le_bytes(bytes);
+            if zero_bytes(word ^ (ONES * u64::from(b'\\'))) == 0 {
+                let quotes = zero_bytes(word ^ (ONES * u64::from(b'"')));
+                // Odd count of quotes up to and including each byte.
+                let mut odd = quotes;
+                odd ^= odd << 8;
+                odd ^= odd << 16;
+                odd ^= odd << 32;
+                let inside = if in_string { !odd } else { odd };
+                let folded = word | (ONES * 0x20);
+                let opens = zero_bytes(folded ^ (ONES * u64::from(b'{'))) & !inside;
+                let closes = zero_bytes(folded ^ (ONES * u64::from(b'}'))) & !inside;
+                let closing = closes.count_ones() as usize;
+                if closing < depth {
+                    depth = depth + opens.count_ones() as usize - closing;
+                    in_string ^= quotes.count_ones() % 2 == 1;
+                    i += 8;
+                    continue;
+                }
+            }
         }
-        i += 8;
+        // Byte by byte, at most eight, then words again.
+        let stop = i.saturating_add(8);
+        while i < stop {
+            let Some(&byte) = json.get(i) else {
+                return Err(if in_string {
+                    Unclosed::String
+                } else {
+                    Unclosed::Value
+                });
+            };
+            i += 1;
+            if in_string {
+                match byte {
+                    b'\\' => i += 1,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Ok(i);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
-    let rest = json.get(i..)?;
-    rest.iter()
-        .position(|b| STRUCTURAL[usize::from(*b)])
-        .map(|at| i + at)
 }
 
 const fn byte_set(bytes: &[u8]) -> [bool; 256] {
@@ -430,30 +487,11 @@ impl<'a> Reader<'a> {
                 Some((end, _)) => end + 1,
                 None => return Err(self.error("EOF while parsing a string")),
             },
-            Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                let mut i = start;
-                loop {
-                    let Some(at) = next_structural(self.json, i) else {
-                        return Err(self.error("EOF while parsing a value"));
-                    };
-                    i = at;
-                    match self.json[i] {
-                        b'"' => match self.string_end(i) {
-                            Some((end, _)) => i = end,
-                            None => return Err(self.error("EOF while parsing a string")),
-                        },
-                        b'{' | b'[' => depth += 1,
-                        _ => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break i + 1;
-                            }
-                        }
-                    }
-                    i += 1;
-                }
-            }
+            Some(b'{' | b'[') => match container_end(self.json, start) {
+                Ok(end) => end,
+                Err(Unclosed::String) => return Err(self.error("EOF while parsing a string")),
+                Err(Unclosed::Value) => return Err(self.error("EOF while parsing a value")),
+            },
             Some(b'}' | b']' | b',' | b':') => return Err(self.error("expected a value")),
             Some(_) => {
                 // A scalar: up to the next delimiter.
@@ -801,29 +839,71 @@ mod tests {
     }
 
     #[test]
-    fn structural_bytes_are_found_as_a_byte_scan_finds_them() {
-        let alphabet = b"\"{}[]ab[{;:\\ \x7f\xff";
-        let mut seed = 7u64;
-        for _ in 0..4000 {
-            let len = (seed % 24) as usize;
-            let text: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    alphabet[(seed >> 33) as usize % alphabet.len()]
-                })
-                .collect();
-            for from in 0..=text.len() {
-                let expected = text[from..]
-                    .iter()
-                    .position(|b| b"\"{}[]".contains(b))
-                    .map(|at| from + at);
-                assert_eq!(
-                    next_structural(&text, from),
-                    expected,
-                    "{text:?} from {from}"
-                );
+    fn containers_end_where_a_byte_walk_ends_them() {
+        // The reference: the walk `container_end` replaced.
+        fn walk(json: &[u8], start: usize) -> Result<usize, Unclosed> {
+            let (mut depth, mut in_string, mut i) = (0usize, false, start);
+            while let Some(&byte) = json.get(i) {
+                i += 1;
+                if in_string {
+                    match byte {
+                        b'\\' => i += 1,
+                        b'"' => in_string = false,
+                        _ => {}
+                    }
+                } else {
+                    match byte {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                return Ok(i);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(if in_string {
+                Unclosed::String
+            } else {
+                Unclosed::Value
+            })
+        }
+        // With backslashes (byte walks), without (words), bracket-dense.
+        let alphabets: [&[u8]; 3] = [b"{}[]\"\\a:,{[\"", b"{}[]\"a:,{[\"bcd", b"{{[[}]\"aaaaa"];
+        let mut seed = 11u64;
+        for round in 0..60000 {
+            let alphabet = alphabets[round % 3];
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = 1 + (seed >> 40) as usize % 80;
+            let mut text = vec![b'{'];
+            for _ in 1..len {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            assert_eq!(
+                container_end(&text, 0),
+                walk(&text, 0),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        // Real settings: every container of policy.yaml's and the agents'.
+        let settings = crate::test_support::policy_yaml_settings().to_string();
+        let pretty =
+            serde_json::to_string_pretty(&crate::test_support::policy_yaml_settings()).unwrap();
+        for text in [settings, pretty] {
+            let bytes = text.as_bytes();
+            for (start, b) in bytes.iter().enumerate() {
+                if matches!(b, b'{' | b'[') {
+                    assert_eq!(container_end(bytes, start), walk(bytes, start));
+                }
             }
         }
     }
