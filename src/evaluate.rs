@@ -86,7 +86,18 @@ enum OldObject<'a> {
 }
 
 impl OldObject<'_> {
-    fn parse(self) -> Option<Value> {
+    /// The stored object as `target`'s UPDATE reads it: for a DaemonSet
+    /// only `metadata.deletionTimestamp` and `spec.template.spec` (all that
+    /// `being_deleted` and `judged_fields_unchanged` look at), so its
+    /// `managedFields`, last-applied annotation and status are skipped, not
+    /// built; the whole object for the other kinds (their rules compare
+    /// more). Text the projection cannot read is parsed whole.
+    fn parse(self, target: Target) -> Option<Value> {
+        if let (Target::DaemonSet, Self::Text(text)) = (target, &self)
+            && let Some(projected) = daemonset_projection(text)
+        {
+            return Some(projected);
+        }
         match self {
             Self::Absent => None,
             Self::Text(text) => {
@@ -96,6 +107,49 @@ impl OldObject<'_> {
             Self::Parsed(value) => Some(value),
         }
     }
+}
+
+/// `{"metadata": {"deletionTimestamp": ..}, "spec": {"template": {"spec":
+/// ..}}}` of a stored DaemonSet, the members present in `text` only.
+fn daemonset_projection(text: &str) -> Option<Value> {
+    let mut parser = json_in::Parser::new(text.as_bytes(), 0);
+    let mut object = Map::new();
+    parser.members(&mut |p, name| match name {
+        "metadata" => {
+            let mut metadata = Map::new();
+            p.members(&mut |p, name| match name {
+                "deletionTimestamp" => {
+                    metadata.insert(name.to_string(), p.value()?);
+                    Some(())
+                }
+                _ => p.skip().map(drop),
+            })?;
+            object.insert(name.to_string(), Value::Object(metadata));
+            Some(())
+        }
+        "spec" => {
+            let mut spec = Map::new();
+            p.members(&mut |p, name| match name {
+                "template" => {
+                    let mut template = Map::new();
+                    p.members(&mut |p, name| match name {
+                        "spec" => {
+                            template.insert(name.to_string(), p.value()?);
+                            Some(())
+                        }
+                        _ => p.skip().map(drop),
+                    })?;
+                    spec.insert(name.to_string(), Value::Object(template));
+                    Some(())
+                }
+                _ => p.skip().map(drop),
+            })?;
+            object.insert(name.to_string(), Value::Object(spec));
+            Some(())
+        }
+        _ => p.skip().map(drop),
+    })?;
+    Some(Value::Object(object))
 }
 
 /// The request from a payload parsed whole by serde_json (the general
@@ -528,7 +582,7 @@ fn evaluate(
     // On UPDATE, an unreadable old object only means nothing is known to be
     // unchanged: judge everything, as on CREATE.
     let old_value: Option<Value> = match operation {
-        Operation::Update => old_object.parse(),
+        Operation::Update => old_object.parse(target),
         _ => None,
     };
     let old = match &old_value {
@@ -803,7 +857,7 @@ mod tests {
     use rstest::rstest;
     use serde_json::{Value, json};
 
-    use super::validate;
+    use super::{OldObject, Target, being_deleted, daemonset_projection, template_spec, validate};
     use crate::test_support::*;
     use crate::violation::{Rejection, Violation};
 
@@ -1096,6 +1150,40 @@ mod tests {
         request["object"]["spec"]["template"]["spec"]["volumes"][0]["hostPath"]["path"] =
             json!("/opt/agent");
         assert!(!evaluate(&request, json!({})).accepted);
+    }
+
+    #[test]
+    fn a_stored_daemonset_is_read_as_much_as_its_update_needs() {
+        let mut read = 0;
+        for (name, request) in crate::test_support::all_requests() {
+            let Some(old) = request.get("oldObject").filter(|o| o.is_object()) else {
+                continue;
+            };
+            let text = old.to_string();
+            let projected = daemonset_projection(&text).expect(&name);
+            let projected = projected.as_object().unwrap();
+            let whole = old.as_object().unwrap();
+            assert_eq!(template_spec(projected), template_spec(whole), "{name}");
+            assert_eq!(being_deleted(projected), being_deleted(whole), "{name}");
+            read += 1;
+        }
+        assert!(read >= 3, "only {read} fixtures with an oldObject");
+        let deleting = json!({"metadata": {"name": "x", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"selector": {}, "template": {"metadata": {}, "spec": {"containers": []}}},
+            "status": {"numberReady": 1}});
+        let projected = daemonset_projection(&deleting.to_string()).unwrap();
+        assert_eq!(
+            projected,
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {"template": {"spec": {"containers": []}}}})
+        );
+        // What it cannot read is parsed whole.
+        assert_eq!(daemonset_projection(r#"{"metadata":null}"#), None);
+        assert!(
+            OldObject::Text(r#"{"metadata":null}"#)
+                .parse(Target::DaemonSet)
+                .is_some()
+        );
     }
 
     #[test]
