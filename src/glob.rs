@@ -30,18 +30,30 @@ impl DriverGlob {
         if pattern.len() > 253 {
             return Err("driver pattern longer than 253 characters".into());
         }
-        if let Some(c) = pattern
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_')))
+        // Byte scans: every request compiles the allowed drivers, and
+        // `str::split`'s and `contains`'s searchers cost thousands of
+        // instructions a pattern in the module. The first bad byte starts
+        // the first bad character (a continuation byte follows its lead).
+        let bytes = pattern.as_bytes();
+        if let Some(at) = bytes
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'*' | b'_')))
         {
+            let c = pattern
+                .get(at..)
+                .and_then(|rest| rest.chars().next())
+                .unwrap_or('?');
             return Err(format!(
                 "character {c:?} is not allowed in a driver pattern"
             ));
         }
-        if pattern.contains("**") {
+        if bytes.windows(2).any(|pair| pair == b"**") {
             return Err("'**' is not supported: '*' never crosses a '.'".into());
         }
-        if pattern.split('.').any(str::is_empty) {
+        if bytes.first() == Some(&b'.')
+            || bytes.last() == Some(&b'.')
+            || bytes.windows(2).any(|pair| pair == b"..")
+        {
             return Err("empty label (leading, trailing or doubled '.')".into());
         }
         Ok(Self {
@@ -50,7 +62,7 @@ impl DriverGlob {
     }
 
     pub fn is_literal(&self) -> bool {
-        !self.pattern.contains('*')
+        !self.pattern.as_bytes().contains(&b'*')
     }
 
     pub fn matches(&self, name: &str) -> bool {
@@ -140,6 +152,44 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    /// The byte scans of `parse` answer as the `str` definitions did.
+    #[test]
+    fn parse_answers_as_the_str_definitions() {
+        fn reference(pattern: &str) -> Result<(), String> {
+            if let Some(c) = pattern
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_')))
+            {
+                return Err(format!(
+                    "character {c:?} is not allowed in a driver pattern"
+                ));
+            }
+            if pattern.contains("**") {
+                return Err("'**' is not supported: '*' never crosses a '.'".into());
+            }
+            if pattern.split('.').any(str::is_empty) {
+                return Err("empty label (leading, trailing or doubled '.')".into());
+            }
+            Ok(())
+        }
+        let alphabet = ["a", ".", "*", "-", "_", "é", " "];
+        let mut patterns = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = patterns
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            for pattern in &longer {
+                assert_eq!(
+                    DriverGlob::parse(pattern).map(drop),
+                    reference(pattern),
+                    "{pattern:?}"
+                );
+            }
+            patterns = longer;
+        }
+    }
 
     fn glob(p: &str) -> DriverGlob {
         DriverGlob::parse(p).expect("valid test pattern")
