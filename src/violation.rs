@@ -72,10 +72,10 @@ impl Violation {
         reason: impl Into<String>,
     ) -> Self {
         Self {
-            path: escape(path.into(), &[';', '=']),
-            value: escape(value.into(), &[';']),
+            path: escape(path.into(), b";="),
+            value: escape(value.into(), b";"),
             rule,
-            reason: escape(reason.into(), &[';']),
+            reason: escape(reason.into(), b";"),
         }
     }
 
@@ -123,13 +123,17 @@ impl fmt::Display for Violation {
 }
 
 /// Writes each of `specials` as its JSON escape (`\u003b` for `;`).
-fn escape(text: String, specials: &[char]) -> String {
-    if !text.contains(specials) {
+/// `specials` are ASCII, so looking for them byte by byte is exact (an
+/// ASCII byte is never part of a longer character) and, unlike a `&[char]`
+/// pattern, does not decode every character: a rejection escapes every
+/// path, value and reason of its violations.
+fn escape(text: String, specials: &[u8]) -> String {
+    if !text.bytes().any(|b| specials.contains(&b)) {
         return text;
     }
     let mut escaped = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if specials.contains(&c) {
+        if u8::try_from(c).is_ok_and(|b| specials.contains(&b)) {
             escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             escaped.push(c);
@@ -284,7 +288,7 @@ pub fn render_str(value: &str) -> String {
 /// Violations are listed with `; ` between them, so a value never carries a
 /// raw `;` (it is written as the JSON escape `\u003b`).
 fn shorten(text: String) -> String {
-    let mut text = escape(text, &[';']);
+    let mut text = escape(text, b";");
     if text.chars().count() > MAX_VALUE_CHARS {
         let cut = text
             .char_indices()
