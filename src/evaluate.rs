@@ -110,7 +110,9 @@ impl OldObject<'_> {
 }
 
 /// `{"metadata": {"deletionTimestamp": ..}, "spec": {"template": {"spec":
-/// ..}}}` of a stored DaemonSet, the members present in `text` only.
+/// ..}}}` of a stored DaemonSet, the members present in `text` only. The
+/// text was checked when the request was read (`read_request`), so the
+/// members passed over are ended by their brackets, not parsed again.
 fn daemonset_projection(text: &str) -> Option<Value> {
     let mut parser = json_in::Parser::new(text.as_bytes(), 0);
     let mut object = Map::new();
@@ -122,7 +124,7 @@ fn daemonset_projection(text: &str) -> Option<Value> {
                     metadata.insert(name.to_string(), p.value()?);
                     Some(())
                 }
-                _ => p.skip().map(drop),
+                _ => p.skip_checked(),
             })?;
             object.insert(name.to_string(), Value::Object(metadata));
             Some(())
@@ -137,17 +139,17 @@ fn daemonset_projection(text: &str) -> Option<Value> {
                             template.insert(name.to_string(), p.value()?);
                             Some(())
                         }
-                        _ => p.skip().map(drop),
+                        _ => p.skip_checked(),
                     })?;
                     spec.insert(name.to_string(), Value::Object(template));
                     Some(())
                 }
-                _ => p.skip().map(drop),
+                _ => p.skip_checked(),
             })?;
             object.insert(name.to_string(), Value::Object(spec));
             Some(())
         }
-        _ => p.skip().map(drop),
+        _ => p.skip_checked(),
     })?;
     Some(Value::Object(object))
 }

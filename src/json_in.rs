@@ -403,6 +403,20 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skips one value of text already checked by [`Parser::skip`] (the
+    /// stored object of an UPDATE, read again for a few members): a
+    /// container is ended by the settings reader's word-wise
+    /// `container_end`, not parsed again.
+    pub fn skip_checked(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'{' | b'[' => {
+                self.pos = crate::settings_reader::container_end(self.bytes, self.pos).ok()?;
+                Some(())
+            }
+            _ => self.skip().map(drop),
+        }
+    }
+
     /// `null` or a string (an `Option<String>` field of the request).
     pub fn optional_string(&mut self) -> Option<Option<String>> {
         match self.peek()? {

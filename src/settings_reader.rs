@@ -119,7 +119,7 @@ fn next_quote_or_escape(json: &[u8], from: usize) -> Option<usize> {
 
 /// What was left open when the text ended inside a skipped container.
 #[derive(Debug, PartialEq)]
-enum Unclosed {
+pub(crate) enum Unclosed {
     String,
     Value,
 }
@@ -144,7 +144,7 @@ fn zero_bytes(x: u64) -> u64 {
 /// returns to zero, by running sums in a multiplication, measured slower). `[`/`{` and `]`/`}` differ only in
 /// bit 0x20. Brackets are not paired by kind: the text was checked as JSON
 /// (`validate_settings`), as the byte-by-byte skip it replaced assumed.
-fn container_end(json: &[u8], start: usize) -> Result<usize, Unclosed> {
+pub(crate) fn container_end(json: &[u8], start: usize) -> Result<usize, Unclosed> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let mut depth = 0usize;
     let mut in_string = false;
