@@ -21,8 +21,7 @@
 
 use serde_json::{Map, Number, Value};
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+use crate::words::{HIGHS, string_specials};
 
 /// serde_json's recursion limit: deeper input is left to serde, which
 /// refuses it.
@@ -40,20 +39,6 @@ struct Span {
     end: usize,
     escaped: bool,
     non_ascii: bool,
-}
-
-#[inline(always)]
-fn has_zero_byte(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Flags (high bits) the bytes that end a clean run in a string: `"`,
-/// `\` and control bytes. A flag can be wrong only above a real one.
-#[inline(always)]
-fn special_bytes(word: u64) -> u64 {
-    has_zero_byte(word ^ (ONES * u64::from(b'"')))
-        | has_zero_byte(word ^ (ONES * u64::from(b'\\')))
-        | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
 }
 
 /// `bytes` as an owned `String`; `bytes` must be valid UTF-8 (checked by
@@ -156,7 +141,7 @@ impl<'a> Parser<'a> {
                 };
                 let word = u64::from_le_bytes(word);
                 non_ascii |= word;
-                let special = special_bytes(word);
+                let special = string_specials(word);
                 if special != 0 {
                     // The lowest flag is always a real one: go straight to it
                     // (bytes after it may count as non-ASCII: that only

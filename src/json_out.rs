@@ -18,8 +18,7 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+use crate::words::{ONES, string_specials};
 
 /// The response as the host reads it.
 pub fn response(response: &ValidationResponse) -> Vec<u8> {
@@ -147,16 +146,11 @@ fn put_byte(out: &mut Vec<u8>, byte: u8) {
 }
 
 /// True when one of the word's bytes is `"`, `\` or a control byte below
-/// 0x20: the bytes serde_json escapes. A flag can be false only above a
-/// true one (a borrow), never missing: the word is then written byte by
-/// byte, which is exact either way.
+/// 0x20: the bytes serde_json escapes (the word is then written byte by
+/// byte).
 #[inline(always)]
 fn needs_escape(word: u64) -> bool {
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    (zero_in(quote) | zero_in(backslash) | control) & HIGHS != 0
+    string_specials(word) != 0
 }
 
 /// A string with serde_json's escapes: `\"`, `\\`, `\b \t \n \f \r`, and

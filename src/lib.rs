@@ -22,6 +22,7 @@ pub mod settings_errors;
 pub mod settings_reader;
 pub mod storage;
 pub mod violation;
+pub mod words;
 
 #[cfg(test)]
 mod test_support;

@@ -24,6 +24,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::words;
+
 /// A setting that could not be read: where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadError {
@@ -93,19 +95,12 @@ static STRING_END: [bool; 256] = byte_set(b"\"\\");
 /// above a real one), and the lowest is the one taken.
 #[inline(always)]
 fn next_quote_or_escape(json: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     while let Some(chunk) = json.get(i..i.saturating_add(8)) {
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        let word = u64::from_le_bytes(bytes);
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let found = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash))
-            & HIGHS;
+        let found = words::quotes_or_backslashes(u64::from_le_bytes(bytes));
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
         }
@@ -124,14 +119,6 @@ pub(crate) enum Unclosed {
     Value,
 }
 
-/// A byte's high bit where the byte of `x` is zero, exactly (no borrow
-/// between bytes, unlike the lowest-flag test).
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    const LOWS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    !(((x & LOWS) + LOWS) | x) & !LOWS
-}
-
 /// The end (one past the closing bracket) of the object or array opening
 /// at `start`. Skipped profile bodies and sections are most of the
 /// settings text a request passes over, and in them a string or a bracket
@@ -141,11 +128,11 @@ fn zero_bytes(x: u64) -> u64 {
 /// XOR which of its bytes lie inside a string; the brackets outside are
 /// counted; only a word that could close the container, or holds a
 /// backslash, is walked byte by byte (finding in the word where the count
-/// returns to zero, by running sums in a multiplication, measured slower). `[`/`{` and `]`/`}` differ only in
-/// bit 0x20. Brackets are not paired by kind: the text was checked as JSON
+/// returns to zero, by running sums in a multiplication, measured
+/// slower). `[`/`{` and `]`/`}` differ only in bit 0x20. Brackets are not paired by kind: the text was checked as JSON
 /// (`validate_settings`), as the byte-by-byte skip it replaced assumed.
 pub(crate) fn container_end(json: &[u8], start: usize) -> Result<usize, Unclosed> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
+    use crate::words::{ONES, zero_bytes};
     let mut depth = 0usize;
     let mut in_string = false;
     let mut i = start;

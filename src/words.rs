@@ -1,0 +1,94 @@
+//! Byte tests on eight bytes at once (a `u64` read from the text), shared
+//! by the JSON reader and writer and the settings reader: every byte of
+//! every string passes through one of them, and in the engine a byte loop
+//! costs several times a word step.
+//!
+//! Two kinds of flags. [`lowest_zero_bytes`] is the classic "has a zero
+//! byte" test: a flag can be false only above a true one (a borrow), so
+//! the lowest flag is exact and "any flag" is exact; use it to find the
+//! first match. [`zero_bytes`] flags exactly the zero bytes (no borrow
+//! crosses a byte); use it where every flag counts.
+
+/// 0x01 in every byte: `ONES * b` repeats the byte `b`.
+pub const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte, where the flags are.
+pub const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bits flagging the zero bytes of `x`; exact up to the lowest flag.
+#[inline(always)]
+pub fn lowest_zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// High bits flagging exactly the zero bytes of `x`.
+#[inline(always)]
+pub fn zero_bytes(x: u64) -> u64 {
+    const LOWS: u64 = !HIGHS;
+    !(((x & LOWS) + LOWS) | x) & HIGHS
+}
+
+/// High bits flagging `"` and `\` (exact up to the lowest flag).
+#[inline(always)]
+pub fn quotes_or_backslashes(word: u64) -> u64 {
+    lowest_zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | lowest_zero_bytes(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// High bits flagging what ends a clean run in a JSON string, which are
+/// also the bytes serde_json escapes: `"`, `\` and control bytes below
+/// 0x20 (exact up to the lowest flag).
+#[inline(always)]
+pub fn string_specials(word: u64) -> u64 {
+    quotes_or_backslashes(word) | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag test against its byte-by-byte definition, over words
+    /// built from the bytes that matter and their neighbours.
+    #[test]
+    fn flags_are_the_bytes_they_name() {
+        let bytes = [
+            0u8,
+            1,
+            0x1f,
+            0x20,
+            b'"',
+            b'\\',
+            b'a',
+            0x7f,
+            0x80,
+            0xff,
+            0x5c ^ 1,
+        ];
+        let mut seed = 3u64;
+        for _ in 0..50_000 {
+            let mut word = [0u8; 8];
+            for byte in &mut word {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                *byte = bytes[(seed >> 33) as usize % bytes.len()];
+            }
+            let x = u64::from_le_bytes(word);
+            let exact = |test: fn(u8) -> bool| {
+                word.iter()
+                    .enumerate()
+                    .filter(|(_, b)| test(**b))
+                    .fold(0u64, |m, (i, _)| m | (0x80 << (8 * i)))
+            };
+            assert_eq!(zero_bytes(x), exact(|b| b == 0), "{word:?}");
+            let lowest = |flags: u64| flags & flags.wrapping_neg();
+            for (flags, test) in [
+                (lowest_zero_bytes(x), (|b| b == 0) as fn(u8) -> bool),
+                (quotes_or_backslashes(x), |b| b == b'"' || b == b'\\'),
+                (string_specials(x), |b| b == b'"' || b == b'\\' || b < 0x20),
+            ] {
+                assert_eq!(flags != 0, exact(test) != 0, "{word:?}");
+                assert_eq!(lowest(flags), lowest(exact(test)), "{word:?}");
+            }
+        }
+    }
+}
