@@ -116,42 +116,37 @@ impl OldObject<'_> {
 fn daemonset_projection(text: &str) -> Option<Value> {
     let mut parser = json_in::Parser::new(text.as_bytes(), 0);
     let mut object = Map::new();
-    parser.members(&mut |p, name| match name {
-        "metadata" => {
-            let mut metadata = Map::new();
-            p.members(&mut |p, name| match name {
-                "deletionTimestamp" => {
-                    metadata.insert(name.to_string(), p.value()?);
-                    Some(())
-                }
-                _ => p.skip_checked(),
-            })?;
-            object.insert(name.to_string(), Value::Object(metadata));
-            Some(())
-        }
-        "spec" => {
-            let mut spec = Map::new();
-            p.members(&mut |p, name| match name {
-                "template" => {
-                    let mut template = Map::new();
-                    p.members(&mut |p, name| match name {
-                        "spec" => {
-                            template.insert(name.to_string(), p.value()?);
-                            Some(())
-                        }
-                        _ => p.skip_checked(),
-                    })?;
-                    spec.insert(name.to_string(), Value::Object(template));
-                    Some(())
-                }
-                _ => p.skip_checked(),
-            })?;
-            object.insert(name.to_string(), Value::Object(spec));
-            Some(())
-        }
-        _ => p.skip_checked(),
+    parser.members(&mut |p, name| {
+        let kept = match name {
+            "metadata" => only_member(p, "deletionTimestamp", &mut |p| p.value())?,
+            "spec" => only_member(p, "template", &mut |p| {
+                only_member(p, "spec", &mut |p| p.value())
+            })?,
+            _ => return p.skip_checked(),
+        };
+        object.insert(name.to_string(), kept);
+        Some(())
     })?;
     Some(Value::Object(object))
+}
+
+/// The object at the cursor with only its member `wanted` (read by
+/// `read`), the others passed over by their brackets.
+fn only_member(
+    parser: &mut json_in::Parser<'_>,
+    wanted: &str,
+    read: &mut dyn FnMut(&mut json_in::Parser<'_>) -> Option<Value>,
+) -> Option<Value> {
+    let mut kept = Map::new();
+    parser.members(&mut |p, name| {
+        if name != wanted {
+            return p.skip_checked();
+        }
+        // A repeated member: the last wins, as in a whole parse.
+        kept.insert(name.to_string(), read(p)?);
+        Some(())
+    })?;
+    Some(Value::Object(kept))
 }
 
 /// The request from a payload parsed whole by serde_json (the general
@@ -238,28 +233,21 @@ fn request_of_value(request: Value) -> Result<AdmissionRequest<'static>, String>
 /// escape, a `null` struct), which serde's path then reads.
 fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest<'a>> {
     let mut request = AdmissionRequest::default();
-    let mut seen = 0u16;
-    // A member read twice is an error for serde's derive: left to it.
-    let mut first = |bit: u16| {
-        let repeated = seen & bit != 0;
-        seen |= bit;
-        (!repeated).then_some(())
-    };
+    let mut seen = 0u64;
+    let mut first = |bit| json_in::first_time(&mut seen, bit);
     parser.members(&mut |p, name| {
         match name {
             "kind" => {
                 first(1)?;
-                let mut seen_kind = 0u8;
+                let mut seen_kind = 0;
                 p.members(&mut |p, name| match name {
                     "group" => {
-                        (seen_kind & 1 == 0).then_some(())?;
-                        seen_kind |= 1;
+                        json_in::first_time(&mut seen_kind, 1)?;
                         request.kind.group = p.optional_string()?;
                         Some(())
                     }
                     "kind" => {
-                        (seen_kind & 2 == 0).then_some(())?;
-                        seen_kind |= 2;
+                        json_in::first_time(&mut seen_kind, 2)?;
                         request.kind.kind = p.optional_string()?;
                         Some(())
                     }
@@ -288,17 +276,15 @@ fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest
             }
             "userInfo" => {
                 first(32)?;
-                let mut seen_user = 0u8;
+                let mut seen_user = 0;
                 p.members(&mut |p, name| match name {
                     "username" => {
-                        (seen_user & 1 == 0).then_some(())?;
-                        seen_user |= 1;
+                        json_in::first_time(&mut seen_user, 1)?;
                         request.user_info.username = p.optional_string()?;
                         Some(())
                     }
                     "groups" => {
-                        (seen_user & 2 == 0).then_some(())?;
-                        seen_user |= 2;
+                        json_in::first_time(&mut seen_user, 2)?;
                         request.user_info.groups = p.optional_strings()?;
                         Some(())
                     }

@@ -27,6 +27,15 @@ use crate::words::{HIGHS, string_specials};
 /// refuses it.
 const MAX_DEPTH: usize = 128;
 
+/// `Some` the first time `bit` is set in `seen`, `None` when it was set
+/// already: a member read twice, which serde's derive and the settings
+/// reader refuse, is left to them.
+pub fn first_time(seen: &mut u64, bit: u64) -> Option<()> {
+    let repeated = *seen & bit != 0;
+    *seen |= bit;
+    (!repeated).then_some(())
+}
+
 /// A cursor over JSON text (the payload's bytes).
 pub struct Parser<'a> {
     bytes: &'a [u8],

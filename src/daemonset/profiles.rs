@@ -305,22 +305,17 @@ impl RawProfile {
         let mut seen = 0u64;
         let read = parser.members(&mut |p, key| {
             let (bit, subject) = match key {
-                "namespaces" => (1, who.namespace),
-                "names" => (2, who.name),
+                "namespaces" => (1, Some(who.namespace)),
+                "names" => (2, Some(who.name)),
                 _ => {
                     let index = ProfileMatch::JSON_FIELDS.iter().position(|f| *f == key)?;
-                    let bit = 4u64.checked_shl(index as u32).unwrap_or(0);
-                    if seen & bit != 0 {
-                        return None;
-                    }
-                    seen |= bit;
-                    return p.skip().map(drop);
+                    (4u64.checked_shl(index as u32).unwrap_or(0), None)
                 }
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+            json_in::first_time(&mut seen, bit)?;
+            let Some(subject) = subject else {
+                return p.skip().map(drop);
+            };
             if p.peek()? == b'n' {
                 return p.skip().map(drop);
             }
