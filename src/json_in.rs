@@ -509,7 +509,8 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
+
+    use crate::test_support::any_json_value;
 
     fn ours(text: &str) -> Option<Value> {
         let mut parser = Parser::new(text.as_bytes(), 0);
@@ -647,28 +648,9 @@ mod tests {
         }
     }
 
-    fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<u64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|n| json!(n)),
-            any::<String>().prop_map(Value::String),
-            "[\"\\\\\\x00-\\x1f a-é😀]{0,20}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(5, 64, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map("[a-z\"\\\\é]{0,10}", inner, 0..6)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         #[test]
-        fn generated_json_reads_as_serde_reads_it(value in any_value()) {
+        fn generated_json_reads_as_serde_reads_it(value in any_json_value()) {
             // serde_json's own float parsing does not always give back the
             // float it wrote (subnormals): the reference is its reading.
             let compact = value.to_string();
@@ -680,7 +662,7 @@ mod tests {
 
         #[test]
         fn damaged_json_is_read_as_serde_reads_it_or_left_to_it(
-            value in any_value(),
+            value in any_json_value(),
             at in any::<prop::sample::Index>(),
             byte in prop::sample::select(b"\"\\{}[],:0-.e \x01a\xc3".to_vec()),
             cut in any::<bool>(),

@@ -239,6 +239,8 @@ fn escaped_byte(out: &mut Vec<u8>, byte: u8) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    use crate::test_support::any_json_value;
     use serde_json::json;
 
     fn serde(response: &ValidationResponse) -> String {
@@ -308,28 +310,9 @@ mod tests {
         }
     }
 
-    fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<u64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|n| json!(n)),
-            any::<String>().prop_map(Value::String),
-            "[\"\\\\\\x00-\\x1f a-é]{0,20}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map(any::<String>(), inner, 0..6)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         #[test]
-        fn generated_values_are_written_as_serde_json_writes_them(v in any_value()) {
+        fn generated_values_are_written_as_serde_json_writes_them(v in any_json_value()) {
             let response = with_object(v);
             prop_assert_eq!(ours(&response), serde(&response));
         }

@@ -125,3 +125,27 @@ pub fn all_requests() -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+/// Any JSON value, for the tests holding json_in and json_out to
+/// serde_json: every number kind, strings with escapes, control bytes and
+/// characters beyond ASCII, member names of any text or full of escapes.
+pub fn any_json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        any::<String>().prop_map(Value::String),
+        "[\"\\\\\\x00-\\x1f a-é😀]{0,20}".prop_map(Value::String),
+    ];
+    let name = prop_oneof![any::<String>(), "[a-z\"\\\\é]{0,10}"];
+    leaf.prop_recursive(5, 64, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(name.clone(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
