@@ -382,7 +382,7 @@ fn split_payload(payload: &[u8]) -> Option<(AdmissionRequest<'_>, &str)> {
     // The payload's own closing brace ends the settings value.
     let rest = payload.get(pos..)?.trim_ascii_end();
     let settings = rest.strip_suffix(b"}")?;
-    Some((request, std::str::from_utf8(settings).ok()?))
+    Some((request, crate::words::utf8(settings)?))
 }
 
 /// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`,

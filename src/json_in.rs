@@ -36,6 +36,17 @@ pub fn first_time(seen: &mut u64, bit: u64) -> Option<()> {
     (!repeated).then_some(())
 }
 
+/// A quoted JSON string with escapes, decoded by serde_json (surrogate
+/// pairs and all) through `Value`, not `String`: a typed deserialisation
+/// links serde's "invalid type: floating point" message and with it
+/// core's float formatting, about 12 KB of the module.
+pub fn decode_string(quoted: &[u8]) -> Result<String, serde_json::Error> {
+    match serde_json::from_slice(quoted)? {
+        Value::String(text) => Ok(text),
+        _ => Err(serde::de::Error::custom("expected a string")),
+    }
+}
+
 /// A cursor over JSON text (the payload's bytes).
 pub struct Parser<'a> {
     bytes: &'a [u8],
@@ -202,7 +213,7 @@ impl<'a> Parser<'a> {
             // Escapes (kubectl's last-applied annotation is full of them)
             // are decoded by serde_json itself, surrogates and all.
             let quoted = self.bytes.get(span.start - 1..span.end + 1)?;
-            return serde_json::from_slice(quoted).ok();
+            return decode_string(quoted).ok();
         }
         if span.non_ascii {
             std::str::from_utf8(content).ok()?;
@@ -216,7 +227,13 @@ impl<'a> Parser<'a> {
         if span.escaped {
             return None;
         }
-        std::str::from_utf8(self.bytes.get(span.start..span.end)?).ok()
+        let content = self.bytes.get(span.start..span.end)?;
+        if span.non_ascii {
+            return std::str::from_utf8(content).ok();
+        }
+        // SAFETY: every byte is below 0x80 (the scan saw no high bit), and
+        // ASCII is UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(content) })
     }
 
     /// A number as serde_json reads it into a `Value`: plain integers here,
@@ -409,6 +426,21 @@ impl<'a> Parser<'a> {
             }
             _ => self.skip().map(drop),
         }
+    }
+
+    /// Passes over the rest of the object or array the cursor is in (text
+    /// already checked, as for [`Parser::skip_checked`]), its closing
+    /// bracket included.
+    pub fn skip_rest_checked(&mut self) -> Option<()> {
+        self.pos = crate::settings_reader::container_end_at(self.bytes, self.pos, 1).ok()?;
+        Some(())
+    }
+
+    /// A member's name without escapes, borrowed, and its colon.
+    pub fn member_name(&mut self) -> Option<&'a str> {
+        let name = self.plain_str()?;
+        self.eat(b':')?;
+        Some(name)
     }
 
     /// `null` or a string (an `Option<String>` field of the request).

@@ -29,7 +29,7 @@ pub struct DaemonSetRules {
     /// `daemonSets.ephemeralContainers.allPods`.
     pub ephemeral_all_pods: bool,
     /// `daemonSets.profiles`: matchers compiled, bodies raw until matched.
-    pub profiles: Vec<crate::daemonset::profiles::RawProfile>,
+    pub profiles: crate::daemonset::profiles::ProfilesText,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

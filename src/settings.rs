@@ -216,7 +216,7 @@ pub struct DaemonSetSettings {
     pub ephemeral_containers: EphemeralContainerSettings,
     /// Named rule sets for the DaemonSets their `match` selects
     /// (`daemonset::profiles`); the fields above are the baseline.
-    pub profiles: Vec<crate::daemonset::profiles::ProfileText>,
+    pub profiles: crate::daemonset::profiles::ProfilesText,
 }
 
 read_struct!(DaemonSetSettings, "DaemonSetSettings", {
@@ -261,7 +261,7 @@ impl Default for DaemonSetSettings {
             ephemeral_volumes: EphemeralVolumeSettings::default(),
             image_volumes: ImageVolumeSettings::default(),
             ephemeral_containers: EphemeralContainerSettings::default(),
-            profiles: Vec::new(),
+            profiles: Default::default(),
         }
     }
 }

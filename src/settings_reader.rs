@@ -132,8 +132,15 @@ pub(crate) enum Unclosed {
 /// slower). `[`/`{` and `]`/`}` differ only in bit 0x20. Brackets are not paired by kind: the text was checked as JSON
 /// (`validate_settings`), as the byte-by-byte skip it replaced assumed.
 pub(crate) fn container_end(json: &[u8], start: usize) -> Result<usize, Unclosed> {
+    container_end_at(json, start, 0)
+}
+
+/// [`container_end`] from inside containers: `depth` of them are open at
+/// `start` (not inside a string), and the end is one past the bracket that
+/// closes the outermost.
+pub(crate) fn container_end_at(json: &[u8], start: usize, depth: usize) -> Result<usize, Unclosed> {
     use crate::words::{ONES, zero_bytes};
-    let mut depth = 0usize;
+    let mut depth = depth;
     let mut in_string = false;
     let mut i = start;
     loop {
@@ -310,6 +317,26 @@ impl<'a> Reader<'a> {
         self.peek() == Some(b'{')
     }
 
+    /// True when the value at the cursor opens a list.
+    pub fn peek_is_array(&mut self) -> bool {
+        self.peek() == Some(b'[')
+    }
+
+    /// The value at the cursor passed over by `walk`, which is given the
+    /// text and the value's position and answers where the value ends
+    /// (`None`: it could not walk it, and nothing was consumed); the
+    /// value's text.
+    pub fn walk_with<T>(
+        &mut self,
+        walk: impl FnOnce(&'a [u8], usize) -> Option<(usize, T)>,
+    ) -> Option<(&'a str, T)> {
+        let start = self.mark();
+        let (end, found) = walk(self.json, start)?;
+        let text = self.text.get(start..end)?;
+        self.pos = end;
+        Some((text, found))
+    }
+
     /// The position of the next value, for [`Reader::since`].
     pub fn mark(&mut self) -> usize {
         self.skip_whitespace();
@@ -399,7 +426,7 @@ impl<'a> Reader<'a> {
         if escaped {
             // Escapes are rare in settings: serde_json decodes them
             // (`\u` surrogate pairs included).
-            serde_json::from_str::<String>(self.text.get(start..=end).unwrap_or(""))
+            crate::json_in::decode_string(self.json.get(start..=end).unwrap_or_default())
                 .map(Cow::Owned)
                 .map_err(|e| self.error(e.to_string()))
         } else {

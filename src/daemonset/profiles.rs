@@ -161,38 +161,162 @@ pub struct RawProfile {
     json: ProfileText,
 }
 
-/// A profile's JSON and, found in the same pass that skipped it, the text
-/// of its `match`: a request reads that text only.
+/// A profile's JSON, read by [`RawProfile::load`] when it could match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileText {
     json: Box<str>,
-    matches: Option<Box<str>>,
 }
 
 impl ReadJson for ProfileText {
     fn read(reader: &mut Reader<'_>) -> Read<Self> {
-        let start = reader.mark();
-        let mut matches = None;
-        if reader.peek_is_object() {
-            // Members only skipped, their names not checked here: every
-            // request reads every profile this far, and `validate_settings`
-            // refuses unknown and repeated fields when it loads each
-            // profile whole (`validate_all`), so policy-server never runs
-            // with them.
-            reader.map(&mut |r, key| {
-                let raw = r.skip()?;
-                if key == "match" {
-                    matches = Some(raw.into());
-                }
-                Ok(())
-            })?;
-        } else {
+        // Passed over by its brackets: `validate_settings` reads each
+        // profile whole (`validate_all`), refusing unknown and repeated
+        // fields, so policy-server never runs with them.
+        if !reader.peek_is_object() {
             return Err(reader.invalid_type("struct ProfileSettings"));
         }
         Ok(Self {
-            json: reader.since(start).into(),
-            matches,
+            json: reader.skip()?.into(),
         })
+    }
+}
+
+/// `daemonSets.profiles` as the settings spell it: the list's text, kept
+/// whole, and where each profile and its `match` lie in it. Reading the
+/// settings walks the list once, lightly ([`walk_profiles`]): each
+/// profile's members up to `match` by name, `match` and the rest of the
+/// profile passed over by their brackets, eight bytes at a time. An
+/// evaluation then reads the `match` of each profile until one could
+/// match, and parses only that profile: 20 profiles cost one pass over
+/// their text, not a settings read of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfilesText {
+    json: Box<str>,
+    /// `None` when the light walk could not read the list exactly (an
+    /// escape in a member name, a profile that is not an object): the
+    /// settings reader's path reads it then ([`select_read`]).
+    spans: Option<Vec<ProfileSpan>>,
+}
+
+/// No profiles (the setting left out).
+impl Default for ProfilesText {
+    fn default() -> Self {
+        Self {
+            json: Box::default(),
+            spans: Some(Vec::new()),
+        }
+    }
+}
+
+/// Byte ranges in [`ProfilesText::json`].
+#[derive(Debug, Clone, PartialEq)]
+struct ProfileSpan {
+    profile: (usize, usize),
+    matches: Option<(usize, usize)>,
+}
+
+impl ReadJson for ProfilesText {
+    fn read(reader: &mut Reader<'_>) -> Read<Self> {
+        if reader.peek_is_array() {
+            if let Some((json, spans)) = reader.walk_with(walk_profiles) {
+                return Ok(Self {
+                    json: json.into(),
+                    spans: Some(spans),
+                });
+            }
+            return Ok(Self {
+                json: reader.skip()?.into(),
+                spans: None,
+            });
+        }
+        // Not a list: the list's reader refuses it in serde's words.
+        Vec::<ProfileText>::read(reader).map(|_| Self::default())
+    }
+}
+
+/// Walks the list at `start` of `bytes`: the end of the list and each
+/// profile's span and `match` span, relative to `start`. The members
+/// before `match` are passed over one by one (names compared, values by
+/// their brackets); once `match` is found the rest of the profile is
+/// passed over in one scan, so a repeated `match` is not seen here
+/// (`validate_settings` refuses it: policy-server never runs with it).
+/// `None` for anything else than a list of objects with plain member
+/// names.
+fn walk_profiles(bytes: &[u8], start: usize) -> Option<(usize, Vec<ProfileSpan>)> {
+    let mut parser = json_in::Parser::new(bytes, start);
+    let mut spans = Vec::new();
+    parser.eat(b'[')?;
+    if parser.peek()? == b']' {
+        parser.eat(b']')?;
+        return Some((parser.position(), spans));
+    }
+    loop {
+        parser.peek()?;
+        let profile_start = parser.position() - start;
+        let mut matches = None;
+        parser.eat(b'{')?;
+        if parser.peek()? == b'}' {
+            parser.eat(b'}')?;
+        } else {
+            loop {
+                if parser.member_name()? == "match" {
+                    parser.peek()?;
+                    let match_start = parser.position() - start;
+                    parser.skip_checked()?;
+                    matches = Some((match_start, parser.position() - start));
+                    parser.skip_rest_checked()?;
+                    break;
+                }
+                parser.skip_checked()?;
+                match parser.peek()? {
+                    b',' => parser.eat(b',')?,
+                    b'}' => {
+                        parser.eat(b'}')?;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        spans.push(ProfileSpan {
+            profile: (profile_start, parser.position() - start),
+            matches,
+        });
+        match parser.peek()? {
+            b',' => parser.eat(b',')?,
+            b']' => {
+                parser.eat(b']')?;
+                return Some((parser.position(), spans));
+            }
+            _ => return None,
+        }
+    }
+}
+
+impl ProfilesText {
+    /// No profile: absent, or `[]`.
+    pub fn is_empty(&self) -> bool {
+        if let Some(spans) = &self.spans {
+            return spans.is_empty();
+        }
+        let mut parser = json_in::Parser::new(self.json.as_bytes(), 0);
+        match parser.peek() {
+            None => true,
+            Some(b'[') => {
+                let _ = parser.eat(b'[');
+                parser.peek() == Some(b']')
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Each profile's text, read by the settings reader (paths and words
+    /// as `validate_settings` gives them).
+    fn items(&self) -> Result<Vec<ProfileText>, crate::settings_reader::ReadError> {
+        if self.json.is_empty() {
+            return Ok(Vec::new());
+        }
+        read_all(&self.json, BASE)
     }
 }
 
@@ -201,26 +325,28 @@ impl ReadJson for ProfileText {
 /// match, and parses and compiles only that one. With `full`
 /// (validate_settings) every profile is parsed and compiled, bodies
 /// included, and profiles that provably overlap are refused.
-pub fn compile(
-    settings: Vec<ProfileText>,
-    full: bool,
-    errors: &mut SettingErrors,
-) -> Vec<RawProfile> {
-    let raw: Vec<RawProfile> = settings
-        .into_iter()
-        .enumerate()
-        .map(|(index, json)| RawProfile { index, json })
-        .collect();
+pub fn compile(settings: ProfilesText, full: bool, errors: &mut SettingErrors) -> ProfilesText {
     if full {
-        validate_all(&raw, errors);
+        match settings.items() {
+            Ok(items) => {
+                let raw: Vec<RawProfile> = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, json)| RawProfile { index, json })
+                    .collect();
+                validate_all(&raw, errors);
+            }
+            Err(e) => errors.add(e.path, e.reason),
+        }
     }
-    raw
+    settings
 }
 
 /// The first profile whose shape (fields and their types, bodies aside)
 /// does not fit, as `path: reason`.
-pub fn check_shape(profiles: &[ProfileText]) -> Result<(), String> {
-    for (index, raw) in profiles.iter().enumerate() {
+pub fn check_shape(profiles: &ProfilesText) -> Result<(), String> {
+    let items = profiles.items().map_err(|e| e.to_string())?;
+    for (index, raw) in items.iter().enumerate() {
         let path = format!("{BASE}[{index}]");
         read_all::<ProfileSettings>(&raw.json, &path).map_err(|e| e.to_string())?;
     }
@@ -284,51 +410,42 @@ fn build(index: usize, p: ProfileSettings, errors: &mut SettingErrors) -> Profil
     }
 }
 
-impl RawProfile {
-    /// False when the profile's `match.namespaces` or `match.names` rules
-    /// the subject out, read straight from the raw JSON (no list is built,
-    /// no glob compiled). A text that cannot be read could match: [`load`]
-    /// then reports why.
-    ///
-    /// [`load`]: RawProfile::load
-    fn could_match(&self, who: &Requester<'_>) -> bool {
-        let Some(matches) = &self.json.matches else {
-            return true;
-        };
-        // A lean cursor (`json_in`), not the settings reader: no paths, no
-        // owned strings. Whatever it cannot read as the reader would (an
-        // unknown or repeated field, an escape in a pattern, a type the
-        // reader refuses) counts as "could match", so that `load` reads
-        // the profile and says what is wrong, as before.
-        let mut parser = json_in::Parser::new(matches.as_bytes(), 0);
-        let mut possible = true;
-        let mut seen = 0u64;
-        let read = parser.members(&mut |p, key| {
-            let (bit, subject) = match key {
-                "namespaces" => (1, Some(who.namespace)),
-                "names" => (2, Some(who.name)),
-                _ => {
-                    let index = ProfileMatch::JSON_FIELDS.iter().position(|f| *f == key)?;
-                    (4u64.checked_shl(index as u32).unwrap_or(0), None)
-                }
-            };
-            json_in::first_time(&mut seen, bit)?;
-            let Some(subject) = subject else {
-                return p.skip().map(drop);
-            };
-            if p.peek()? == b'n' {
-                return p.skip().map(drop);
+/// Reads the `match` object at the cursor: `Some(false)` when its
+/// `namespaces` or `names` rule the subject out, `Some(true)` when they do
+/// not; no list is built, no glob compiled. `None` for whatever it cannot
+/// read as the settings reader would (an unknown or repeated field, an
+/// escape in a pattern, a type the reader refuses): the caller then counts
+/// the profile as one that could match, and loading it says what is wrong.
+fn could_match_at(parser: &mut json_in::Parser<'_>, who: &Requester<'_>) -> Option<bool> {
+    let mut possible = true;
+    let mut seen = 0u64;
+    parser.members(&mut |p, key| {
+        let (bit, subject) = match key {
+            "namespaces" => (1, Some(who.namespace)),
+            "names" => (2, Some(who.name)),
+            _ => {
+                let index = ProfileMatch::JSON_FIELDS.iter().position(|f| *f == key)?;
+                (4u64.checked_shl(index as u32).unwrap_or(0), None)
             }
-            let mut hit = false;
-            p.plain_strings(&mut |pattern| {
-                hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
-            })?;
-            possible &= hit;
-            Some(())
-        });
-        read.is_none() || possible
-    }
+        };
+        json_in::first_time(&mut seen, bit)?;
+        let Some(subject) = subject else {
+            return p.skip().map(drop);
+        };
+        if p.peek()? == b'n' {
+            return p.skip().map(drop);
+        }
+        let mut hit = false;
+        p.plain_strings(&mut |pattern| {
+            hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
+        })?;
+        possible &= hit;
+        Some(())
+    })?;
+    Some(possible)
+}
 
+impl RawProfile {
     /// The profile parsed, its matcher compiled; the settings problem as
     /// `validate_settings` words it.
     fn load(&self) -> Result<Profile, String> {
@@ -838,12 +955,53 @@ impl Profile {
 /// matcher compiled; `Err` when a profile that could match has invalid
 /// settings (validate_settings refuses them, so policy-server never runs
 /// with them).
-pub fn select(profiles: &[RawProfile], subject: &Subject<'_>) -> Result<Option<Profile>, String> {
-    for raw in profiles {
-        if !raw.could_match(subject.who) {
-            continue;
+pub fn select(profiles: &ProfilesText, subject: &Subject<'_>) -> Result<Option<Profile>, String> {
+    match select_walked(profiles, subject) {
+        Some(selected) => selected,
+        None => select_read(profiles, subject),
+    }
+}
+
+/// [`select`] over the spans found when the settings were read: each
+/// profile's `match` read with the lean cursor until one could match.
+/// `None` (nothing decided) when the list was not walked, or a `match`
+/// could not be read exactly: [`select_read`] then decides, reading the
+/// list as the settings reader does. Both load the same profiles in the
+/// same order, so they give the same answer.
+fn select_walked(
+    profiles: &ProfilesText,
+    subject: &Subject<'_>,
+) -> Option<Result<Option<Profile>, String>> {
+    let text = &*profiles.json;
+    for (index, span) in profiles.spans.as_ref()?.iter().enumerate() {
+        if let Some((start, end)) = span.matches {
+            let mut parser = json_in::Parser::new(text.as_bytes().get(..end)?, start);
+            if !could_match_at(&mut parser, subject.who)? {
+                continue;
+            }
         }
-        let profile = raw.load()?;
+        let raw = RawProfile {
+            index,
+            json: ProfileText {
+                json: text.get(span.profile.0..span.profile.1)?.into(),
+            },
+        };
+        match raw.load() {
+            Err(e) => return Some(Err(e)),
+            Ok(profile) if profile.matcher.matches(subject) => return Some(Ok(Some(profile))),
+            Ok(_) => {}
+        }
+    }
+    Some(Ok(None))
+}
+
+/// [`select`] over the profiles as the settings reader reads them: each
+/// loaded in turn (settings `validate_settings` accepted load, so this
+/// loads nothing [`select_walked`] would not have matched first).
+fn select_read(profiles: &ProfilesText, subject: &Subject<'_>) -> Result<Option<Profile>, String> {
+    let items = profiles.items().map_err(|e| e.to_string())?;
+    for (index, json) in items.into_iter().enumerate() {
+        let profile = RawProfile { index, json }.load()?;
         if profile.matcher.matches(subject) {
             return Ok(Some(profile));
         }
@@ -1021,6 +1179,139 @@ mod tests {
 
     fn with_profiles(profiles: Value) -> Value {
         json!({"daemonSets": {"profiles": profiles}})
+    }
+
+    /// `json` as the settings reader reads `daemonSets.profiles`.
+    fn profiles_text(json: &str) -> super::ProfilesText {
+        if json.trim().is_empty() {
+            return super::ProfilesText::default();
+        }
+        crate::settings_reader::read_all(json, super::BASE).expect("a list")
+    }
+
+    /// The light walk made when the settings are read decides plain lists
+    /// itself, and whatever it decides is what the settings reader's path
+    /// decides; texts it cannot walk exactly are left to that path.
+    #[test]
+    fn walked_selection_is_the_readers() {
+        use super::{Subject, select_read, select_walked};
+        use crate::exemptions::Requester;
+        let plain = json!([node_exporter_profile(), fluent_bit_profile()]).to_string();
+        let pretty = serde_json::to_string_pretty(&json!([
+            fluent_bit_profile(),
+            {"name": "other", "match": {"namespaces": ["logging"], "names": ["x-*"]}},
+            node_exporter_profile()
+        ]))
+        .unwrap();
+        let match_last = r#"[{"name":"a","hostPaths":{"allowed":[{"pathPrefix":"/var/log"}]},"match":{"namespaces":["logging"]}}]"#;
+        let no_match_member = json!([{"name": "all", "hostPaths": {"allowed": []}}]).to_string();
+        let walked = [
+            plain.as_str(),
+            &pretty,
+            match_last,
+            &no_match_member,
+            "[]",
+            " [ ] ",
+            "",
+        ];
+        let left_to_the_reader = [
+            r#"[{"name":"a","m\u0061tch":{"namespaces":["logging"]}}]"#,
+            r#"[{"name":"a","match":null}]"#,
+            r#"[{"name":"a","match":{"namespaces":["logg\u0069ng"]}}]"#,
+            r#"[{"name":"a","match":{"bogus":1}}]"#,
+            r#"[3]"#,
+        ];
+        let groups: Vec<String> = Vec::new();
+        for (namespace, name, service_account, image) in [
+            (
+                "logging",
+                "fluent-bit",
+                "fluent-bit",
+                "cr.fluentbit.io/fluent/fluent-bit:3.1",
+            ),
+            (
+                "logging",
+                "x-1",
+                "fluent-bit",
+                "cr.fluentbit.io/fluent/fluent-bit:3.1",
+            ),
+            (
+                "monitoring",
+                "ne",
+                "kube-prometheus-stack-prometheus-node-exporter",
+                "quay.io/prometheus/node-exporter:v1",
+            ),
+            (
+                "monitoring",
+                "ne",
+                "default",
+                "quay.io/prometheus/node-exporter:v1",
+            ),
+            ("default", "app", "default", "nginx"),
+        ] {
+            let who = Requester {
+                namespace,
+                name,
+                namespaced: true,
+                username: "u",
+                groups: &groups,
+            };
+            let subject = Subject {
+                who: &who,
+                service_account,
+                images: vec![image],
+            };
+            let name_of =
+                |r: Result<Option<super::Profile>, String>| r.map(|p| p.map(|p| (p.index, p.name)));
+            for text in walked {
+                let profiles = profiles_text(text);
+                let decided = select_walked(&profiles, &subject)
+                    .unwrap_or_else(|| panic!("{text} left to the reader"));
+                assert_eq!(
+                    name_of(decided),
+                    name_of(select_read(&profiles, &subject)),
+                    "{text}"
+                );
+            }
+            for text in left_to_the_reader {
+                let profiles = profiles_text(text);
+                assert!(select_walked(&profiles, &subject).is_none(), "{text}");
+                assert_eq!(
+                    name_of(super::select(&profiles, &subject)),
+                    name_of(select_read(&profiles, &subject)),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    /// A repeated `match` (refused by `validate_settings`) is not looked
+    /// for by the walk: the first one decides whether the profile is
+    /// loaded, and loading it refuses the repetition.
+    #[test]
+    fn a_repeated_match_is_refused_when_its_profile_is_loaded() {
+        use super::{Subject, select};
+        use crate::exemptions::Requester;
+        let text =
+            r#"[{"name":"a","match":{"namespaces":["logging"]},"match":{"namespaces":["x"]}}]"#;
+        let groups: Vec<String> = Vec::new();
+        let who = Requester {
+            namespace: "logging",
+            name: "f",
+            namespaced: true,
+            username: "u",
+            groups: &groups,
+        };
+        let subject = Subject {
+            who: &who,
+            service_account: "default",
+            images: vec![],
+        };
+        let refused = select(&profiles_text(text), &subject).map(|p| p.map(|p| p.name));
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("match")),
+            "{refused:?}"
+        );
     }
 
     #[test]
