@@ -81,6 +81,7 @@ pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     if pattern == name {
         return true;
     }
+    #[allow(clippy::manual_contains)] // `contains` is `memchr`: see above
     if !pattern.iter().any(|&b| b == b'*') {
         return false;
     }
