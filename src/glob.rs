@@ -73,17 +73,10 @@ impl DriverGlob {
 /// Stars never produce a `.`, so the labels of the pattern and of the name
 /// pair up one to one and each pair is matched on its own.
 pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    // A pattern matches its own text (a star matches itself). Without a
-    // star every label is literal: the labels pair up exactly when the
-    // whole texts are equal (most patterns: namespaces, names). A byte
-    // loop, not `contains`: `memchr` costs a few hundred instructions on
-    // these short texts.
-    if pattern == name {
-        return true;
-    }
-    #[allow(clippy::manual_contains)] // `contains` is `memchr`: see above
-    if !pattern.iter().any(|&b| b == b'*') {
-        return false;
+    // Without a star every label is literal: the labels pair up exactly
+    // when the whole texts are equal (most patterns: namespaces, names).
+    if !crate::words::has_byte(pattern, b'*') {
+        return pattern == name;
     }
     let mut pattern_labels = pattern.split(|&b| b == b'.');
     let mut name_labels = name.split(|&b| b == b'.');
@@ -103,7 +96,7 @@ pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 /// `/`-separated segments with it too (`daemonset::image_reference`).
 pub(crate) fn label_match(pattern: &[u8], label: &[u8]) -> bool {
     // Most labels are literal: no token list to build.
-    if !pattern.contains(&b'*') {
+    if !crate::words::has_byte(pattern, b'*') {
         return pattern == label;
     }
     #[derive(Clone, Copy, PartialEq)]

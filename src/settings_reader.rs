@@ -143,6 +143,14 @@ pub(crate) fn container_end_at(json: &[u8], start: usize, depth: usize) -> Resul
     let mut depth = depth;
     let mut in_string = false;
     let mut i = start;
+    // The opening bracket taken here, so that the first word is not walked
+    // byte by byte (at depth 0 any word "could close").
+    if depth == 0
+        && let Some(b'{' | b'[') = json.get(i)
+    {
+        depth = 1;
+        i += 1;
+    }
     loop {
         if let Some(chunk) = json.get(i..i.saturating_add(8))
             && let Ok(bytes) = <[u8; 8]>::try_from(chunk)

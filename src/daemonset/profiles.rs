@@ -412,26 +412,23 @@ fn build(index: usize, p: ProfileSettings, errors: &mut SettingErrors) -> Profil
 
 /// Reads the `match` object at the cursor: `Some(false)` when its
 /// `namespaces` or `names` rule the subject out, `Some(true)` when they do
-/// not; no list is built, no glob compiled. `None` for whatever it cannot
-/// read as the settings reader would (an unknown or repeated field, an
-/// escape in a pattern, a type the reader refuses): the caller then counts
-/// the profile as one that could match, and loading it says what is wrong.
+/// not; no list is built, no glob compiled, and the other members are
+/// passed over unread (`validate_settings` refuses unknown and repeated
+/// members, so policy-server never runs with them). `None` for a
+/// `namespaces` or `names` it cannot read as the settings reader would (an
+/// escape in a pattern, a type the reader refuses, the member repeated):
+/// the profile then counts as one that could match, and loading it says
+/// what is wrong.
 fn could_match_at(parser: &mut json_in::Parser<'_>, who: &Requester<'_>) -> Option<bool> {
     let mut possible = true;
     let mut seen = 0u64;
     parser.members(&mut |p, key| {
         let (bit, subject) = match key {
-            "namespaces" => (1, Some(who.namespace)),
-            "names" => (2, Some(who.name)),
-            _ => {
-                let index = ProfileMatch::JSON_FIELDS.iter().position(|f| *f == key)?;
-                (4u64.checked_shl(index as u32).unwrap_or(0), None)
-            }
+            "namespaces" => (1, who.namespace),
+            "names" => (2, who.name),
+            _ => return p.skip_checked(),
         };
         json_in::first_time(&mut seen, bit)?;
-        let Some(subject) = subject else {
-            return p.skip().map(drop);
-        };
         if p.peek()? == b'n' {
             return p.skip().map(drop);
         }
@@ -1218,7 +1215,6 @@ mod tests {
             r#"[{"name":"a","m\u0061tch":{"namespaces":["logging"]}}]"#,
             r#"[{"name":"a","match":null}]"#,
             r#"[{"name":"a","match":{"namespaces":["logg\u0069ng"]}}]"#,
-            r#"[{"name":"a","match":{"bogus":1}}]"#,
             r#"[3]"#,
         ];
         let groups: Vec<String> = Vec::new();
