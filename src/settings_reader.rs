@@ -139,7 +139,7 @@ pub(crate) fn container_end(json: &[u8], start: usize) -> Result<usize, Unclosed
 /// `start` (not inside a string), and the end is one past the bracket that
 /// closes the outermost.
 pub(crate) fn container_end_at(json: &[u8], start: usize, depth: usize) -> Result<usize, Unclosed> {
-    use crate::words::{ONES, zero_bytes};
+    use crate::words::{ONES, lowest_zero_bytes, zero_bytes};
     let mut depth = depth;
     let mut in_string = false;
     let mut i = start;
@@ -151,26 +151,29 @@ pub(crate) fn container_end_at(json: &[u8], start: usize, depth: usize) -> Resul
         depth = 1;
         i += 1;
     }
+    let pointer = json.as_ptr();
     loop {
-        if let Some(chunk) = json.get(i..i.saturating_add(8))
-            && let Ok(bytes) = <[u8; 8]>::try_from(chunk)
-        {
-            let word = u64::from_le_bytes(bytes);
-            if zero_bytes(word ^ (ONES * u64::from(b'\\'))) == 0 {
+        if i + 8 <= json.len() {
+            // SAFETY: bytes `i..i + 8` are inside `json` (checked above);
+            // an unaligned read of plain bytes.
+            let word = u64::from_le(unsafe { pointer.add(i).cast::<u64>().read_unaligned() });
+            // Any backslash at all (exact for "any"): walk the word.
+            if lowest_zero_bytes(word ^ (ONES * u64::from(b'\\'))) == 0 {
                 let quotes = zero_bytes(word ^ (ONES * u64::from(b'"')));
                 // Odd count of quotes up to and including each byte.
                 let mut odd = quotes;
                 odd ^= odd << 8;
                 odd ^= odd << 16;
                 odd ^= odd << 32;
-                let inside = if in_string { !odd } else { odd };
+                // All ones when the word starts inside a string.
+                let inside = odd ^ 0u64.wrapping_sub(u64::from(in_string));
                 let folded = word | (ONES * 0x20);
                 let opens = zero_bytes(folded ^ (ONES * u64::from(b'{'))) & !inside;
                 let closes = zero_bytes(folded ^ (ONES * u64::from(b'}'))) & !inside;
                 let closing = closes.count_ones() as usize;
                 if closing < depth {
                     depth = depth + opens.count_ones() as usize - closing;
-                    in_string ^= quotes.count_ones() % 2 == 1;
+                    in_string ^= quotes.count_ones() & 1 == 1;
                     i += 8;
                     continue;
                 }

@@ -212,7 +212,8 @@ impl Default for ProfilesText {
 #[derive(Debug, Clone, PartialEq)]
 struct ProfileSpan {
     profile: (usize, usize),
-    matches: Option<(usize, usize)>,
+    /// Where the profile's `match` value starts.
+    matches: Option<usize>,
 }
 
 impl ReadJson for ProfilesText {
@@ -260,10 +261,11 @@ fn walk_profiles(bytes: &[u8], start: usize) -> Option<(usize, Vec<ProfileSpan>)
         } else {
             loop {
                 if parser.member_name()? == "match" {
+                    // Only where `match` starts: [`could_match_at`] stops
+                    // at its end, and the rest of the profile, `match`
+                    // included, is passed over in one scan.
                     parser.peek()?;
-                    let match_start = parser.position() - start;
-                    parser.skip_checked()?;
-                    matches = Some((match_start, parser.position() - start));
+                    matches = Some(parser.position() - start);
                     parser.skip_rest_checked()?;
                     break;
                 }
@@ -410,7 +412,7 @@ fn build(index: usize, p: ProfileSettings, errors: &mut SettingErrors) -> Profil
     }
 }
 
-/// Reads the `match` object at the cursor: `Some(false)` when its
+/// Reads the `match` object at the cursor: `Some(false)` as soon as its
 /// `namespaces` or `names` rule the subject out, `Some(true)` when they do
 /// not; no list is built, no glob compiled, and the other members are
 /// passed over unread (`validate_settings` refuses unknown and repeated
@@ -420,9 +422,9 @@ fn build(index: usize, p: ProfileSettings, errors: &mut SettingErrors) -> Profil
 /// the profile then counts as one that could match, and loading it says
 /// what is wrong.
 fn could_match_at(parser: &mut json_in::Parser<'_>, who: &Requester<'_>) -> Option<bool> {
-    let mut possible = true;
     let mut seen = 0u64;
-    parser.members(&mut |p, key| {
+    let mut ruled_out = false;
+    let read = parser.members(&mut |p, key| {
         let (bit, subject) = match key {
             "namespaces" => (1, who.namespace),
             "names" => (2, who.name),
@@ -436,10 +438,15 @@ fn could_match_at(parser: &mut json_in::Parser<'_>, who: &Requester<'_>) -> Opti
         p.plain_strings(&mut |pattern| {
             hit = hit || glob_match(pattern.as_bytes(), subject.as_bytes());
         })?;
-        possible &= hit;
-        Some(())
-    })?;
-    Some(possible)
+        // Ruled out: the rest of `match` need not be read (stopping the
+        // walk here is not a failure to read it).
+        ruled_out = !hit;
+        (!ruled_out).then_some(())
+    });
+    if ruled_out {
+        return Some(false);
+    }
+    read.map(|()| true)
 }
 
 impl RawProfile {
@@ -971,8 +978,8 @@ fn select_walked(
 ) -> Option<Result<Option<Profile>, String>> {
     let text = &*profiles.json;
     for (index, span) in profiles.spans.as_ref()?.iter().enumerate() {
-        if let Some((start, end)) = span.matches {
-            let mut parser = json_in::Parser::new(text.as_bytes().get(..end)?, start);
+        if let Some(start) = span.matches {
+            let mut parser = json_in::Parser::new(text.as_bytes().get(..span.profile.1)?, start);
             if !could_match_at(&mut parser, subject.who)? {
                 continue;
             }
