@@ -50,14 +50,16 @@ pub fn utf8(bytes: &[u8]) -> Option<&str> {
     let mut high = 0u64;
     let mut i = 0usize;
     let pointer = bytes.as_ptr();
-    while i + 16 <= bytes.len() {
-        // SAFETY: bytes `i..i + 16` are inside `bytes` (checked above);
+    while i + 32 <= bytes.len() {
+        // SAFETY: bytes `i..i + 32` are inside `bytes` (checked above);
         // unaligned reads of plain bytes.
         unsafe {
             high |= pointer.add(i).cast::<u64>().read_unaligned()
-                | pointer.add(i + 8).cast::<u64>().read_unaligned();
+                | pointer.add(i + 8).cast::<u64>().read_unaligned()
+                | pointer.add(i + 16).cast::<u64>().read_unaligned()
+                | pointer.add(i + 24).cast::<u64>().read_unaligned();
         }
-        i += 16;
+        i += 32;
     }
     for &byte in bytes.get(i..).unwrap_or_default() {
         high |= u64::from(byte);
