@@ -88,11 +88,13 @@ pub fn has_byte(bytes: &[u8], byte: u8) -> bool {
         }
         i += 8;
     }
-    bytes
-        .get(i..)
-        .unwrap_or_default()
-        .iter()
-        .any(|&b| b == byte)
+    // A loop, not `contains` (`memchr`, see above) for the last bytes.
+    for &tail in bytes.get(i..).unwrap_or_default() {
+        if tail == byte {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]

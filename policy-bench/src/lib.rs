@@ -70,6 +70,10 @@ pub mod subjects {
     pub const PROFILES: &str = "policy-20-profiles";
     /// The SDK floor (parse, accept) with policy.yaml's settings.
     pub const FLOOR: &str = "floor";
+    /// The floor fed the `PROFILES` settings: guest call only. What any
+    /// module pays for receiving the longer settings (the host's copies of
+    /// the payload, the SDK's parse), beside what this module pays.
+    pub const FLOOR_PROFILES: &str = "floor-20-profiles";
     /// Kubewarden's pod-privileged-policy, settings `{}`, DaemonSet cases.
     pub const POD_PRIVILEGED: &str = "pod-privileged";
 }
