@@ -220,6 +220,10 @@ impl ReadJson for ProfilesText {
     fn read(reader: &mut Reader<'_>) -> Read<Self> {
         if reader.peek_is_array() {
             if let Some((json, spans)) = reader.walk_with(walk_profiles) {
+                // `[]` is the setting left out (and equal to it).
+                if spans.is_empty() {
+                    return Ok(Self::default());
+                }
                 return Ok(Self {
                     json: json.into(),
                     spans: Some(spans),
