@@ -64,8 +64,23 @@ struct Span {
 /// `bytes` as an owned `String`; `bytes` must be valid UTF-8 (checked by
 /// the caller). Copied as 8-byte words into a buffer rounded up to a
 /// multiple of eight, so that no copy is a runtime-length `memory.copy`.
+/// The buffer comes straight from the global allocator: at opt-level "z"
+/// `Vec::with_capacity` is five calls deep (`RawVec`, `try_allocate_in`,
+/// `alloc_impl`, `__rust_alloc`) before the arena's pointer bump, and a
+/// request has hundreds of strings.
 fn owned(bytes: &[u8]) -> String {
-    let mut buffer: Vec<u8> = Vec::with_capacity((bytes.len() + 7) & !7);
+    let capacity = (bytes.len() + 7) & !7;
+    let Ok(layout) = std::alloc::Layout::array::<u8>(capacity) else {
+        return String::from_utf8_lossy(bytes).into_owned();
+    };
+    if capacity == 0 {
+        return String::new();
+    }
+    // SAFETY: `layout` has a non-zero size.
+    let buffer = unsafe { std::alloc::alloc(layout) };
+    if buffer.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
     // Index loops, not `chunks_exact`: at opt-level "z" its iterator is a
     // call per word.
     let mut i = 0usize;
@@ -73,41 +88,30 @@ fn owned(bytes: &[u8]) -> String {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        put_word(&mut buffer, word, 8);
+        // SAFETY: `i + 8 <= bytes.len() <= capacity`.
+        unsafe { buffer.add(i).cast::<[u8; 8]>().write_unaligned(word) };
         i += 8;
     }
     let rest = bytes.get(i..).unwrap_or_default();
     if !rest.is_empty() {
-        let mut word = 0u64;
+        // Gathered by shifts: a copy of the bytes would be a `memory.copy`.
+        let mut gathered = 0u64;
         let mut shift = 0;
         for &byte in rest {
-            word |= u64::from(byte) << shift;
+            gathered |= u64::from(byte) << shift;
             shift += 8;
         }
-        put_word(&mut buffer, word.to_le_bytes(), rest.len());
+        let word = gathered.to_le_bytes();
+        // SAFETY: `i + 8 <= capacity`: the capacity is `bytes.len()`
+        // rounded up to a multiple of eight and `i` is a multiple of eight
+        // below `bytes.len()`.
+        unsafe { buffer.add(i).cast::<[u8; 8]>().write_unaligned(word) };
     }
-    // SAFETY: the buffer holds exactly `bytes`, which the caller checked to
-    // be UTF-8 (ASCII, or `str::from_utf8` said so).
-    unsafe { String::from_utf8_unchecked(buffer) }
-}
-
-/// Stores 8 bytes at the end of `buffer` and keeps the first `count`.
-#[inline(always)]
-fn put_word(buffer: &mut Vec<u8>, word: [u8; 8], count: usize) {
-    if buffer.capacity() - buffer.len() < 8 {
-        buffer.reserve(8);
-    }
-    let len = buffer.len();
-    // SAFETY: the capacity holds 8 more bytes (checked above); the length
-    // grows by `count` <= 8 of the bytes just written.
-    unsafe {
-        buffer
-            .as_mut_ptr()
-            .add(len)
-            .cast::<[u8; 8]>()
-            .write_unaligned(word);
-        buffer.set_len(len + count.min(8));
-    }
+    // SAFETY: `buffer` was allocated by the global allocator with
+    // alignment 1 and `capacity` bytes, its first `bytes.len()` bytes are
+    // `bytes`, which the caller checked to be UTF-8 (ASCII, or
+    // `str::from_utf8` said so).
+    unsafe { String::from_raw_parts(buffer, bytes.len(), capacity) }
 }
 
 impl<'a> Parser<'a> {
