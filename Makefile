@@ -1,4 +1,4 @@
-SOURCE_FILES := $(shell find src -type f -name '*.rs') Cargo.toml Cargo.lock
+SOURCE_FILES := $(shell find src -type f -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
 WASM_TARGET := wasm32-wasip1
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
