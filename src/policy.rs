@@ -28,7 +28,8 @@ pub struct DaemonSetRules {
     pub image_volumes: ImageVolumeRules,
     /// `daemonSets.ephemeralContainers.allPods`.
     pub ephemeral_all_pods: bool,
-    /// `daemonSets.profiles`: matchers compiled, bodies raw until matched.
+    /// `daemonSets.profiles`: the list's text and where each profile and
+    /// its `match` lie; a profile is parsed only when it could match.
     pub profiles: crate::daemonset::profiles::ProfilesText,
 }
 

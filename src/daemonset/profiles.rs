@@ -300,20 +300,11 @@ fn walk_profiles(bytes: &[u8], start: usize) -> Option<(usize, Vec<ProfileSpan>)
 }
 
 impl ProfilesText {
-    /// No profile: absent, or `[]`.
+    /// No profile: absent, or `[]`. A list the walk could not read is not
+    /// empty: the walk reads every empty list (`[]`, with or without
+    /// whitespace), and one it could not read is left to [`select_read`].
     pub fn is_empty(&self) -> bool {
-        if let Some(spans) = &self.spans {
-            return spans.is_empty();
-        }
-        let mut parser = json_in::Parser::new(self.json.as_bytes(), 0);
-        match parser.peek() {
-            None => true,
-            Some(b'[') => {
-                let _ = parser.eat(b'[');
-                parser.peek() == Some(b']')
-            }
-            Some(_) => false,
-        }
+        self.spans.as_ref().is_some_and(Vec::is_empty)
     }
 
     /// Each profile's text, read by the settings reader (paths and words
@@ -423,8 +414,7 @@ fn build(index: usize, p: ProfileSettings, errors: &mut SettingErrors) -> Profil
 /// members, so policy-server never runs with them). `None` for a
 /// `namespaces` or `names` it cannot read as the settings reader would (an
 /// escape in a pattern, a type the reader refuses, the member repeated):
-/// the profile then counts as one that could match, and loading it says
-/// what is wrong.
+/// [`select_walked`] then leaves the whole selection to [`select_read`].
 fn could_match_at(parser: &mut json_in::Parser<'_>, who: &Requester<'_>) -> Option<bool> {
     let mut seen = 0u64;
     let mut ruled_out = false;
@@ -974,8 +964,9 @@ pub fn select(profiles: &ProfilesText, subject: &Subject<'_>) -> Result<Option<P
 /// profile's `match` read with the lean cursor until one could match.
 /// `None` (nothing decided) when the list was not walked, or a `match`
 /// could not be read exactly: [`select_read`] then decides, reading the
-/// list as the settings reader does. Both load the same profiles in the
-/// same order, so they give the same answer.
+/// list as the settings reader does. On settings `validate_settings`
+/// accepts (every profile loads) both choose the same profile: the first,
+/// in list order, whose match holds.
 fn select_walked(
     profiles: &ProfilesText,
     subject: &Subject<'_>,
