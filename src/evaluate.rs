@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::daemonset;
 use crate::daemonset::ephemeral_containers;
 use crate::exemptions::{self, Requester};
+use crate::json_splice::{NodePath, Splice};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
@@ -68,6 +69,10 @@ struct AdmissionRequest<'a> {
     namespace: Option<String>,
     user_info: UserInfo,
     object: Value,
+    /// `object`'s text in the payload, when `json_in` read it and no
+    /// object in it repeats a key: a mutation is written from it
+    /// (`json_splice`).
+    object_text: Option<&'a [u8]>,
     /// Only UPDATEs read it.
     old_object: OldObject<'a>,
     /// `status`, `scale`, ...: a subresource request changes no field the
@@ -293,7 +298,7 @@ fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest
             }
             "object" => {
                 first(64)?;
-                request.object = p.value()?;
+                (request.object, request.object_text) = p.value_and_text()?;
                 Some(())
             }
             "oldObject" => {
@@ -398,11 +403,34 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
     // which says why (or finds them fine, followed by a member the split
     // did not expect: the split takes them up to the payload's last brace).
     if let Some((request, settings)) = split_payload(payload)
-        && let Ok(response) = judge(request, settings, cluster)
+        && let Ok(response) = judge(request, settings, cluster, &mut Vec::new())
     {
         return response;
     }
     validate_parsed(payload, cluster)
+}
+
+/// [`validate_with`]'s verdict as the host reads it (`json_out`), a
+/// mutated object written as the request's own text with the nodes the
+/// mutation changed spliced in (`json_splice`), where that text was read.
+pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> {
+    if let Some((request, settings)) = split_payload(payload) {
+        let text = request.object_text;
+        let mut changed = Vec::new();
+        if let Ok(response) = judge(request, settings, cluster, &mut changed) {
+            let splice = text.map(|text| Splice {
+                text,
+                changed: &changed,
+            });
+            let json = json_out::response_spliced(&response, splice);
+            crate::arena::discard(response);
+            return json;
+        }
+    }
+    let response = validate_parsed(payload, cluster);
+    let json = json_out::response(&response);
+    crate::arena::discard(response);
+    json
 }
 
 /// [`validate_with`] for any payload shape: parsed whole by serde_json
@@ -441,16 +469,18 @@ fn validate_parsed(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationRes
         }
     };
     let settings = std::str::from_utf8(&settings).unwrap_or("{}");
-    judge(request, settings, cluster)
+    judge(request, settings, cluster, &mut Vec::new())
         .unwrap_or_else(|e| reject(format!("policy settings are invalid: {e}"), Vec::new()))
 }
 
 /// The verdict on a request under `settings`, or why the settings do not
-/// read (the caller decides whether that is the verdict).
+/// read (the caller decides whether that is the verdict); the nodes a
+/// mutation changed go to `changed` (none: unknown).
 fn judge(
     request: AdmissionRequest<'_>,
     settings: &str,
     cluster: &dyn ClusterLookup,
+    changed: &mut Vec<NodePath>,
 ) -> Result<ValidationResponse, String> {
     let group = request.kind.group.as_deref().unwrap_or("");
     let kind = request.kind.kind.as_deref().unwrap_or("");
@@ -498,7 +528,7 @@ fn judge(
         volume_attributes_classes: target == Target::VolumeAttributesClass,
     };
     let policy = policy::load_for(settings, sections)?;
-    let response = evaluate(target, operation, request, &policy, cluster);
+    let response = evaluate(target, operation, request, &policy, cluster, changed);
     crate::arena::discard(policy);
     Ok(response)
 }
@@ -509,6 +539,7 @@ fn evaluate(
     request: AdmissionRequest<'_>,
     policy: &Policy,
     cluster: &dyn ClusterLookup,
+    changed: &mut Vec<NodePath>,
 ) -> ValidationResponse {
     let AdmissionRequest {
         name,
@@ -610,6 +641,7 @@ fn evaluate(
                 return judged_by(unchanged_template_verdict(judged.findings), judged.profile);
             }
             profile = judged.profile;
+            *changed = judged.changed;
             (judged.findings, judged.mode)
         }
         Target::StorageClass => {
@@ -662,6 +694,7 @@ fn evaluate(
             {
                 Ok(Some(judged)) => {
                     profile = judged.profile;
+                    *changed = judged.changed;
                     (judged.findings, judged.mode)
                 }
                 Ok(None) => return accept(Vec::new(), None),
@@ -848,6 +881,83 @@ mod tests {
     use super::{OldObject, Target, being_deleted, daemonset_projection, template_spec, validate};
     use crate::test_support::*;
     use crate::violation::{Rejection, Violation};
+
+    /// The verdict the module hands the host reads as the same response
+    /// as the whole `Value` written out, a mutated object included, for
+    /// every fixture under settings that mutate mounts and tolerations
+    /// (added to a list, inserted before another, made to last longer,
+    /// the list created); and every mutated DaemonSet and debugged Pod was
+    /// spliced.
+    #[test]
+    fn spliced_text_reads_as_the_mutated_object() {
+        let policy_yaml = policy_yaml_settings();
+        let mut tolerating = policy_yaml.clone();
+        tolerating["daemonSets"]["tolerations"] = json!({
+            "mutate": true,
+            "allowWildcard": true,
+            "required": [
+                {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                 "effect": "NoExecute", "tolerationSeconds": 300},
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                 "effect": "NoExecute"}
+            ]
+        });
+        tolerating["daemonSets"]["hostPaths"]["allowed"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"pathPrefix": "/", "readOnly": true}));
+        // Tolerations to shorten a required one's (set its seconds) and one
+        // to insert a required toleration before.
+        let cut_short = edited("daemonset-no-hostpath.json", |object| {
+            object["spec"]["template"]["spec"]["tolerations"] = json!([
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                 "effect": "NoExecute", "tolerationSeconds": 10},
+                {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}
+            ]);
+        });
+        let mut requests = all_requests();
+        requests.push(("tolerations cut short".into(), cut_short));
+        let (mut mutated, mut spliced) = (0, 0);
+        let mut notes = Vec::new();
+        for settings in [policy_yaml, tolerating] {
+            for (name, request) in requests.clone() {
+                // Pretty-printed, as the host never writes it: spliced text
+                // keeps its whitespace, so it shows.
+                let payload = format!(
+                    r#"{{"request": {}, "settings": {settings}}}"#,
+                    serde_json::to_string_pretty(&request).unwrap()
+                );
+                let verdict = validate(payload.as_bytes());
+                let written = super::validate_to_json(payload.as_bytes(), &super::NoCluster);
+                let read: Value = serde_json::from_slice(&written).expect("the verdict is JSON");
+                assert_eq!(read, serde_json::to_value(&verdict).unwrap(), "{name}");
+                // Storage objects (about 1 KB, fields set at their top) are
+                // written whole.
+                let pod_spec_edited =
+                    matches!(request["kind"]["kind"].as_str(), Some("DaemonSet" | "Pod"));
+                if verdict.mutated_object.is_some() && pod_spec_edited {
+                    mutated += 1;
+                    notes.extend(warnings(&verdict));
+                    if written != crate::json_out::response(&verdict) {
+                        spliced += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(spliced, mutated, "mutated verdicts spliced");
+        assert!(mutated >= 8, "only {mutated} mutated verdicts");
+        let notes = notes.join("\n");
+        assert_contains_all(
+            &notes,
+            &[
+                "set to readOnly",
+                "added required toleration",
+                "tolerationSeconds: set to 300",
+                "inserted required toleration",
+            ],
+        );
+    }
 
     /// The split of the host's payload shape and serde's general path give
     /// the same answer, whatever the shape: members in another order, an

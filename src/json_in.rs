@@ -51,6 +51,8 @@ pub fn decode_string(quoted: &[u8]) -> Result<String, serde_json::Error> {
 pub struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// An object read by `value` repeated a key (the last one wins).
+    repeated_key: bool,
 }
 
 /// Where a string's content lies and what it holds.
@@ -116,7 +118,11 @@ fn owned(bytes: &[u8]) -> String {
 
 impl<'a> Parser<'a> {
     pub fn new(bytes: &'a [u8], pos: usize) -> Self {
-        Self { bytes, pos }
+        Self {
+            bytes,
+            pos,
+            repeated_key: false,
+        }
     }
 
     /// The position after what was read.
@@ -304,6 +310,19 @@ impl<'a> Parser<'a> {
         self.value_at(0)
     }
 
+    /// [`Parser::value`] and its text, when no object in it repeats a key
+    /// (then each member of the text is the one the `Value` holds:
+    /// `json_splice` writes a mutated object from that text).
+    pub fn value_and_text(&mut self) -> Option<(Value, Option<&'a [u8]>)> {
+        self.peek()?;
+        let start = self.pos;
+        let repeated_before = std::mem::replace(&mut self.repeated_key, false);
+        let value = self.value_at(0)?;
+        let text = (!self.repeated_key).then(|| self.bytes.get(start..self.pos));
+        self.repeated_key |= repeated_before;
+        Some((value, text.flatten()))
+    }
+
     fn value_at(&mut self, depth: usize) -> Option<Value> {
         match self.peek()? {
             b'"' => self.string().map(Value::String),
@@ -328,7 +347,9 @@ impl<'a> Parser<'a> {
                     self.eat(b':')?;
                     let value = self.value_at(depth + 1)?;
                     // A repeated key: the last wins, as in serde_json.
-                    map.insert(key, value);
+                    if map.insert(key, value).is_some() {
+                        self.repeated_key = true;
+                    }
                     match self.peek()? {
                         b',' => self.pos += 1,
                         b'}' => {

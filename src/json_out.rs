@@ -18,10 +18,18 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 
+use crate::json_splice::{self, Splice};
 use crate::words::{ONES, string_specials};
 
 /// The response as the host reads it.
 pub fn response(response: &ValidationResponse) -> Vec<u8> {
+    response_spliced(response, None)
+}
+
+/// [`response`], its mutated object written from the request's text with
+/// the changed nodes spliced in (`json_splice`) when `splice` can say
+/// where they are: the same `Value` for the host, not the same bytes.
+pub fn response_spliced(response: &ValidationResponse, splice: Option<Splice<'_>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"accepted\":");
     out.extend_from_slice(if response.accepted {
@@ -41,7 +49,15 @@ pub fn response(response: &ValidationResponse) -> Vec<u8> {
     }
     out.extend_from_slice(b",\"mutated_object\":");
     match &response.mutated_object {
-        Some(object) => value(&mut out, object),
+        Some(object) => {
+            let start = out.len();
+            let spliced =
+                splice.is_some_and(|splice| json_splice::write(&mut out, splice, object).is_some());
+            if !spliced {
+                out.truncate(start);
+                value(&mut out, object);
+            }
+        }
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"audit_annotations\":");

@@ -12,6 +12,7 @@ pub mod glob;
 pub mod json_in;
 pub mod json_out;
 pub mod json_path;
+pub mod json_splice;
 pub mod memcmp;
 pub mod operation;
 pub mod paths;
@@ -58,10 +59,6 @@ fn reclaimed(evaluate: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
 
 /// The verdict as the host reads it (`json_out`: serde_json's bytes,
 /// written without its per-run copies).
-fn to_json(response: &kubewarden_policy_sdk::response::ValidationResponse) -> Vec<u8> {
-    json_out::response(response)
-}
-
 /// Settings verdicts are small and rare (once per policy load): serde.
 fn settings_json(response: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(response).unwrap_or_else(|_| {
@@ -70,12 +67,7 @@ fn settings_json(response: &impl serde::Serialize) -> Vec<u8> {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(reclaimed(|| {
-        let response = evaluate::validate_with(payload, &Host);
-        let json = to_json(&response);
-        arena::discard(response);
-        json
-    }))
+    Ok(reclaimed(|| evaluate::validate_to_json(payload, &Host)))
 }
 
 /// The cluster as Kubewarden's host shows it: the waPC host call

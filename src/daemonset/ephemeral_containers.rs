@@ -15,6 +15,7 @@ use super::host_paths::{self, Container};
 use super::profiles::{self, Profile, Subject};
 use crate::exemptions::Requester;
 use crate::fields::{self, each_object, object};
+use crate::json_splice::{NodePath, Segment};
 use crate::policy::DaemonSetRules;
 use crate::rules::UNREADABLE;
 use crate::settings::Mode;
@@ -30,6 +31,8 @@ pub struct Judged {
     pub findings: Findings,
     pub mode: Mode,
     pub profile: Option<String>,
+    /// The nodes of the Pod the edits changed, from its root.
+    pub changed: Vec<NodePath>,
 }
 
 /// Judges the new debug containers of a Pod; `Ok(None)` when the Pod is not
@@ -48,6 +51,7 @@ pub fn evaluate(
         // An unreadable owner is refused: it could hide the DaemonSet.
         let refused = !findings.violations.is_empty();
         return Ok(refused.then_some(Judged {
+            changed: Vec::new(),
             findings,
             mode: rules.mode,
             profile: None,
@@ -130,6 +134,10 @@ pub fn evaluate(
         )),
         None => {}
     }
+    let changed = edits
+        .iter()
+        .map(|edit| edit.node(&[Segment::Member(SPEC)]))
+        .collect();
     if !edits.is_empty()
         && let Some(spec) = pod.get_mut(SPEC).and_then(Value::as_object_mut)
     {
@@ -139,6 +147,7 @@ pub fn evaluate(
         findings,
         mode: own.mode.unwrap_or(rules.mode),
         profile: profile.map(|p| p.name.clone()),
+        changed,
     }))
 }
 

@@ -15,12 +15,18 @@ use serde_json::{Map, Value};
 use crate::drivers::DriverRules;
 use crate::exemptions::Requester;
 use crate::fields::object;
+use crate::json_splice::{NodePath, Segment};
 use crate::policy::DaemonSetRules;
 use crate::rules::UNREADABLE;
 use crate::settings::Mode;
 use crate::violation::{Findings, Violation};
 
 pub const POD_SPEC: &str = "spec.template.spec";
+const POD_SPEC_PATH: [Segment; 3] = [
+    Segment::Member("spec"),
+    Segment::Member("template"),
+    Segment::Member("spec"),
+];
 
 /// Every kind of container whose mounts reach the pod's volumes.
 pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
@@ -49,6 +55,36 @@ pub enum Edit {
     SetTolerationSeconds { index: usize, seconds: Option<i64> },
 }
 
+impl Edit {
+    /// The node the edit changes, `pod_spec` being the path to the pod
+    /// spec it applies to: the mount, or the whole tolerations list (an
+    /// insertion moves every toleration after it).
+    pub fn node(&self, pod_spec: &[Segment]) -> NodePath {
+        let mut path = pod_spec.to_vec();
+        match *self {
+            Self::MakeReadOnly {
+                container_list,
+                container,
+                mount,
+            }
+            | Self::SetRecursiveReadOnly {
+                container_list,
+                container,
+                mount,
+            } => path.extend([
+                Segment::Member(container_list),
+                Segment::Index(container),
+                Segment::Member("volumeMounts"),
+                Segment::Index(mount),
+            ]),
+            Self::AddToleration(_)
+            | Self::InsertToleration { .. }
+            | Self::SetTolerationSeconds { .. } => path.push(Segment::Member("tolerations")),
+        }
+        path
+    }
+}
+
 /// A DaemonSet's verdict material: what the rules found, the mode that
 /// applies and the profile that judged it (`None`: the baseline).
 #[derive(Debug)]
@@ -56,6 +92,8 @@ pub struct Judgement {
     pub findings: Findings,
     pub mode: Mode,
     pub profile: Option<String>,
+    /// The nodes of the DaemonSet the edits changed, from its root.
+    pub changed: Vec<NodePath>,
 }
 
 /// Judges a DaemonSet by the first profile that matches it, or the
@@ -106,6 +144,7 @@ pub fn evaluate(
         ephemeral_volumes::check(pod_spec, &rules.ephemeral_volumes, &mut findings);
         image_volumes::check(pod_spec, &rules.image_volumes, &mut findings);
     }
+    let changed = edits.iter().map(|edit| edit.node(&POD_SPEC_PATH)).collect();
     if !edits.is_empty() {
         apply(object, edits);
     }
@@ -113,6 +152,7 @@ pub fn evaluate(
         findings,
         mode: own.mode.unwrap_or(rules.mode),
         profile: profile.map(|p| p.name.clone()),
+        changed,
     })
 }
 
