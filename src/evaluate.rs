@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::daemonset;
 use crate::daemonset::ephemeral_containers;
 use crate::exemptions::{self, Requester};
-use crate::json_splice::{NodePath, Splice};
+use crate::json_splice::{self, NodePath, Splice};
 use crate::operation::Operation;
 use crate::policy::{self, Policy};
 use crate::settings::Mode;
@@ -69,10 +69,15 @@ struct AdmissionRequest<'a> {
     namespace: Option<String>,
     user_info: UserInfo,
     object: Value,
-    /// `object`'s text in the payload, when `json_in` read it and no
-    /// object in it repeats a key: a mutation is written from it
-    /// (`json_splice`).
+    /// `object`'s text in the payload, when `json_in` read it.
     object_text: Option<&'a [u8]>,
+    /// No object of `object_text` that `object` holds repeats a key: a
+    /// mutation can be written from the text (`json_splice`).
+    object_text_exact: bool,
+    /// `object` holds only what a DaemonSet's rules read
+    /// (`daemonset_object_projection`): a mutated one is completed from
+    /// `object_text` before it is answered whole.
+    object_projected: bool,
     /// Only UPDATEs read it.
     old_object: OldObject<'a>,
     /// `status`, `scale`, ...: a subresource request changes no field the
@@ -114,20 +119,46 @@ impl OldObject<'_> {
     }
 }
 
-/// `{"metadata": {"deletionTimestamp": ..}, "spec": {"template": {"spec":
-/// ..}}}` of a stored DaemonSet, the members present in `text` only. The
-/// text was checked when the request was read (`read_request`), so the
-/// members passed over are ended by their brackets, not parsed again.
+/// [`daemonset_object_projection`] of a stored DaemonSet (with its
+/// `metadata.deletionTimestamp`, all that `being_deleted` reads). The text
+/// was checked when the request was read (`read_request`), so the members
+/// passed over are ended by their brackets, not checked again.
 fn daemonset_projection(text: &str) -> Option<Value> {
     let mut parser = json_in::Parser::new(text.as_bytes(), 0);
+    daemonset_object_projection(&mut parser, |p| p.skip_checked())
+}
+
+/// A DaemonSet as its rules read it: `metadata.name`,
+/// `metadata.namespace`, `metadata.deletionTimestamp` and
+/// `spec.template.spec`, the members present in the text only; the rest
+/// is passed over by `skip` (for the request's object, checked as
+/// serde_json checks what it reads: `Parser::skip`) but not built (for fluent-bit, the labels, the
+/// annotations, the selector, the template's metadata and the status).
+/// `None` when the text is not that shape (a member along the way that is
+/// not an object, or repeated): the object is then read whole, and the
+/// rules report what is wrong with it. Mutations change only the pod
+/// spec, so a mutated object is written from the request's text
+/// (`json_splice`) or completed from it (`complete_projected`).
+fn daemonset_object_projection(
+    parser: &mut json_in::Parser<'_>,
+    skip: fn(&mut json_in::Parser<'_>) -> Option<()>,
+) -> Option<Value> {
     let mut object = Map::new();
+    let mut seen = 0;
     parser.members(&mut |p, name| {
         let kept = match name {
-            "metadata" => only_member(p, "deletionTimestamp", &mut |p| p.value())?,
-            "spec" => only_member(p, "template", &mut |p| {
-                only_member(p, "spec", &mut |p| p.value())
-            })?,
-            _ => return p.skip_checked(),
+            "metadata" => {
+                json_in::first_time(&mut seen, 1)?;
+                let wanted = ["name", "namespace", "deletionTimestamp"];
+                kept_members(p, &wanted, skip, &mut |p| p.value())?
+            }
+            "spec" => {
+                json_in::first_time(&mut seen, 2)?;
+                kept_members(p, &["template"], skip, &mut |p| {
+                    kept_members(p, &["spec"], skip, &mut |p| p.value())
+                })?
+            }
+            _ => return skip(p),
         };
         object.insert(name.to_string(), kept);
         Some(())
@@ -135,23 +166,71 @@ fn daemonset_projection(text: &str) -> Option<Value> {
     Some(Value::Object(object))
 }
 
-/// The object at the cursor with only its member `wanted` (read by
-/// `read`), the others passed over by their brackets.
-fn only_member(
+/// The object at the cursor with only its members named in `wanted`
+/// (each read by `read`, at most once), the others passed over by `skip`.
+fn kept_members(
     parser: &mut json_in::Parser<'_>,
-    wanted: &str,
+    wanted: &[&str],
+    skip: fn(&mut json_in::Parser<'_>) -> Option<()>,
     read: &mut dyn FnMut(&mut json_in::Parser<'_>) -> Option<Value>,
 ) -> Option<Value> {
     let mut kept = Map::new();
+    let mut seen = 0;
     parser.members(&mut |p, name| {
-        if name != wanted {
-            return p.skip_checked();
+        // A loop, not `position`: its iterator adaptor weighs more here.
+        let mut index = 0;
+        while wanted.get(index).is_some_and(|w| *w != name) {
+            index += 1;
         }
-        // A repeated member: the last wins, as in a whole parse.
+        if index == wanted.len() {
+            return skip(p);
+        }
+        json_in::first_time(&mut seen, 1 << index)?;
         kept.insert(name.to_string(), read(p)?);
         Some(())
     })?;
     Some(Value::Object(kept))
+}
+
+fn checked_skip(parser: &mut json_in::Parser<'_>) -> Option<()> {
+    parser.skip().map(drop)
+}
+
+/// A mutated projected DaemonSet made whole: the request's object read
+/// from `text` again, its pod spec replaced by the mutated one (the only
+/// part a mutation changes). `None` when the text does not read.
+fn complete_projected(text: &[u8], mut projected: Value) -> Option<Value> {
+    let mut whole = json_in::Parser::new(text, 0)
+        .value()
+        .or_else(|| serde_json::from_slice(text).ok())?;
+    let pod_spec = pod_spec_mut(&mut projected)?.take();
+    *pod_spec_mut(&mut whole)? = pod_spec;
+    Some(whole)
+}
+
+fn pod_spec_mut(daemon_set: &mut Value) -> Option<&mut Value> {
+    daemon_set
+        .get_mut("spec")?
+        .get_mut("template")?
+        .get_mut("spec")
+}
+
+/// The response with a projected mutated object made whole (or, should
+/// its text not read again, a rejection: nothing is lost silently).
+fn completed(mut response: ValidationResponse, text: Option<&[u8]>) -> ValidationResponse {
+    let Some(projected) = response.mutated_object.take() else {
+        return response;
+    };
+    match text.and_then(|text| complete_projected(text, projected)) {
+        Some(whole) => {
+            response.mutated_object = Some(whole);
+            response
+        }
+        None => reject(
+            "the mutated DaemonSet could not be written: its text did not read again".to_string(),
+            Vec::new(),
+        ),
+    }
 }
 
 /// The request from a payload parsed whole by serde_json (the general
@@ -298,7 +377,26 @@ fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest
             }
             "object" => {
                 first(64)?;
-                (request.object, request.object_text) = p.value_and_text()?;
+                let daemon_set = request.kind.group.as_deref() == Some("apps")
+                    && request.kind.kind.as_deref() == Some("DaemonSet");
+                p.peek()?;
+                let start = p.position();
+                let mut projecting = p.clone();
+                let projected = daemon_set
+                    .then(|| daemonset_object_projection(&mut projecting, checked_skip))
+                    .flatten();
+                if let Some(projected) = projected {
+                    *p = projecting;
+                    request.object = projected;
+                    request.object_projected = true;
+                    request.object_text_exact = !p.repeated_key();
+                    request.object_text = p.text_from(start);
+                } else {
+                    let (object, text) = p.value_and_text()?;
+                    request.object = object;
+                    request.object_text_exact = text.is_some();
+                    request.object_text = text;
+                }
                 Some(())
             }
             "oldObject" => {
@@ -402,10 +500,15 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
     // Split settings that do not read are read again by serde's path,
     // which says why (or finds them fine, followed by a member the split
     // did not expect: the split takes them up to the payload's last brace).
-    if let Some((request, settings)) = split_payload(payload)
-        && let Ok(response) = judge(request, settings, cluster, &mut Vec::new())
-    {
-        return response;
+    if let Some((request, settings)) = split_payload(payload) {
+        let (text, projected) = (request.object_text, request.object_projected);
+        if let Ok(response) = judge(request, settings, cluster, &mut Vec::new()) {
+            return if projected {
+                completed(response, text)
+            } else {
+                response
+            };
+        }
     }
     validate_parsed(payload, cluster)
 }
@@ -416,14 +519,26 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
 pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> {
     if let Some((request, settings)) = split_payload(payload) {
         let text = request.object_text;
+        let (exact, projected) = (request.object_text_exact, request.object_projected);
         let mut changed = Vec::new();
-        if let Ok(response) = judge(request, settings, cluster, &mut changed) {
-            let splice = text.map(|text| Splice {
-                text,
-                changed: &changed,
-            });
-            let json = json_out::response_spliced(&response, splice);
+        if let Ok(mut response) = judge(request, settings, cluster, &mut changed) {
+            let spliced = match (&response.mutated_object, text) {
+                (Some(object), Some(text)) if exact => {
+                    let mut out = Vec::new();
+                    let splice = Splice {
+                        text,
+                        changed: &changed,
+                    };
+                    json_splice::write(&mut out, splice, object).map(|()| out)
+                }
+                _ => None,
+            };
+            if spliced.is_none() && projected {
+                response = completed(response, text);
+            }
+            let json = json_out::response_with(&response, spliced.as_deref());
             crate::arena::discard(response);
+            crate::arena::discard(spliced);
             return json;
         }
     }
@@ -882,6 +997,43 @@ mod tests {
     use crate::test_support::*;
     use crate::violation::{Rejection, Violation};
 
+    /// A DaemonSet read as its rules read it (`daemonset_object_projection`)
+    /// gets the verdict of the whole object read by serde's path, a
+    /// mutated object (completed from the text) included, on every
+    /// fixture under settings that mutate, and on shapes the projection
+    /// leaves to the whole read.
+    #[test]
+    fn projected_daemonsets_are_judged_as_whole_ones() {
+        let mut mutating = policy_yaml_settings();
+        mutating["daemonSets"]["tolerations"] = json!({"mutate": true, "allowWildcard": true,
+            "required": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]});
+        let mut requests = all_requests();
+        for (name, spec) in [
+            ("spec null", json!(null)),
+            ("template a string", json!({"template": "x"})),
+            ("no template", json!({"selector": {}})),
+            ("pod spec a list", json!({"template": {"spec": []}})),
+        ] {
+            let object = edited("daemonset-fluent-bit-rw-varlog.json", |o| o["spec"] = spec);
+            requests.push((name.to_string(), object));
+        }
+        let mut judged = 0;
+        for settings in [policy_yaml_settings(), mutating] {
+            for (name, request) in &requests {
+                let payload = json!({"request": request, "settings": settings}).to_string();
+                let projected = validate(payload.as_bytes());
+                let whole = super::validate_parsed(payload.as_bytes(), &super::NoCluster);
+                assert_eq!(
+                    serde_json::to_value(&projected).unwrap(),
+                    serde_json::to_value(&whole).unwrap(),
+                    "{name}"
+                );
+                judged += usize::from(request["kind"]["kind"] == "DaemonSet");
+            }
+        }
+        assert!(judged > 40, "only {judged} DaemonSet verdicts");
+    }
+
     /// The verdict the module hands the host reads as the same response
     /// as the whole `Value` written out, a mutated object included, for
     /// every fixture under settings that mutate mounts and tolerations
@@ -1272,7 +1424,7 @@ mod tests {
         let projected = daemonset_projection(&deleting.to_string()).unwrap();
         assert_eq!(
             projected,
-            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"},
+            json!({"metadata": {"name": "x", "deletionTimestamp": "2026-01-01T00:00:00Z"},
                 "spec": {"template": {"spec": {"containers": []}}}})
         );
         // What it cannot read is parsed whole.

@@ -48,6 +48,7 @@ pub fn decode_string(quoted: &[u8]) -> Result<String, serde_json::Error> {
 }
 
 /// A cursor over JSON text (the payload's bytes).
+#[derive(Clone)]
 pub struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -128,6 +129,16 @@ impl<'a> Parser<'a> {
     /// The position after what was read.
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// The text from `start` to the cursor.
+    pub fn text_from(&self, start: usize) -> Option<&'a [u8]> {
+        self.bytes.get(start..self.pos)
+    }
+
+    /// True when an object read by `value` so far repeated a key.
+    pub fn repeated_key(&self) -> bool {
+        self.repeated_key
     }
 
     #[inline(always)]

@@ -18,18 +18,16 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 
-use crate::json_splice::{self, Splice};
 use crate::words::{ONES, string_specials};
 
 /// The response as the host reads it.
 pub fn response(response: &ValidationResponse) -> Vec<u8> {
-    response_spliced(response, None)
+    response_with(response, None)
 }
 
-/// [`response`], its mutated object written from the request's text with
-/// the changed nodes spliced in (`json_splice`) when `splice` can say
-/// where they are: the same `Value` for the host, not the same bytes.
-pub fn response_spliced(response: &ValidationResponse, splice: Option<Splice<'_>>) -> Vec<u8> {
+/// [`response`], with `mutated_text` (the mutated object already written,
+/// by `json_splice`) in place of `mutated_object` when there is one.
+pub fn response_with(response: &ValidationResponse, mutated_text: Option<&[u8]>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"accepted\":");
     out.extend_from_slice(if response.accepted {
@@ -49,15 +47,10 @@ pub fn response_spliced(response: &ValidationResponse, splice: Option<Splice<'_>
     }
     out.extend_from_slice(b",\"mutated_object\":");
     match &response.mutated_object {
-        Some(object) => {
-            let start = out.len();
-            let spliced =
-                splice.is_some_and(|splice| json_splice::write(&mut out, splice, object).is_some());
-            if !spliced {
-                out.truncate(start);
-                value(&mut out, object);
-            }
-        }
+        Some(object) => match mutated_text {
+            Some(text) => out.extend_from_slice(text),
+            None => value(&mut out, object),
+        },
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"audit_annotations\":");
