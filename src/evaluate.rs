@@ -75,9 +75,12 @@ struct AdmissionRequest<'a> {
     /// mutation can be written from the text (`json_splice`).
     object_text_exact: bool,
     /// `object` holds only what a DaemonSet's rules read
-    /// (`daemonset_object_projection`): a mutated one is completed from
-    /// `object_text` before it is answered whole.
+    /// (`daemonset_object_projection`): a mutated one is answered from
+    /// `object_text` (`json_splice`), or the request judged again whole.
     object_projected: bool,
+    /// Where `spec.template.spec` starts in `object_text`, for a
+    /// projected DaemonSet: a mutation's nodes are found from there.
+    pod_spec_at: Option<usize>,
     /// Only UPDATEs read it.
     old_object: OldObject<'a>,
     /// `status`, `scale`, ...: a subresource request changes no field the
@@ -125,7 +128,7 @@ impl OldObject<'_> {
 /// passed over are ended by their brackets, not checked again.
 fn daemonset_projection(text: &str) -> Option<Value> {
     let mut parser = json_in::Parser::new(text.as_bytes(), 0);
-    daemonset_object_projection(&mut parser, |p| p.skip_checked())
+    daemonset_object_projection(&mut parser, |p| p.skip_checked(), &mut None)
 }
 
 /// A DaemonSet as its rules read it: `metadata.name`,
@@ -138,10 +141,11 @@ fn daemonset_projection(text: &str) -> Option<Value> {
 /// not an object, or repeated): the object is then read whole, and the
 /// rules report what is wrong with it. Mutations change only the pod
 /// spec, so a mutated object is written from the request's text
-/// (`json_splice`) or completed from it (`complete_projected`).
+/// (`json_splice`), or the request judged again whole.
 fn daemonset_object_projection(
     parser: &mut json_in::Parser<'_>,
     skip: fn(&mut json_in::Parser<'_>) -> Option<()>,
+    pod_spec_at: &mut Option<usize>,
 ) -> Option<Value> {
     let mut object = Map::new();
     let mut seen = 0;
@@ -155,7 +159,11 @@ fn daemonset_object_projection(
             "spec" => {
                 json_in::first_time(&mut seen, 2)?;
                 kept_members(p, &["template"], skip, &mut |p| {
-                    kept_members(p, &["spec"], skip, &mut |p| p.value())
+                    kept_members(p, &["spec"], skip, &mut |p| {
+                        p.peek()?;
+                        *pod_spec_at = Some(p.position());
+                        p.value()
+                    })
                 })?
             }
             _ => return skip(p),
@@ -194,43 +202,6 @@ fn kept_members(
 
 fn checked_skip(parser: &mut json_in::Parser<'_>) -> Option<()> {
     parser.skip().map(drop)
-}
-
-/// A mutated projected DaemonSet made whole: the request's object read
-/// from `text` again, its pod spec replaced by the mutated one (the only
-/// part a mutation changes). `None` when the text does not read.
-fn complete_projected(text: &[u8], mut projected: Value) -> Option<Value> {
-    let mut whole = json_in::Parser::new(text, 0)
-        .value()
-        .or_else(|| serde_json::from_slice(text).ok())?;
-    let pod_spec = pod_spec_mut(&mut projected)?.take();
-    *pod_spec_mut(&mut whole)? = pod_spec;
-    Some(whole)
-}
-
-fn pod_spec_mut(daemon_set: &mut Value) -> Option<&mut Value> {
-    daemon_set
-        .get_mut("spec")?
-        .get_mut("template")?
-        .get_mut("spec")
-}
-
-/// The response with a projected mutated object made whole (or, should
-/// its text not read again, a rejection: nothing is lost silently).
-fn completed(mut response: ValidationResponse, text: Option<&[u8]>) -> ValidationResponse {
-    let Some(projected) = response.mutated_object.take() else {
-        return response;
-    };
-    match text.and_then(|text| complete_projected(text, projected)) {
-        Some(whole) => {
-            response.mutated_object = Some(whole);
-            response
-        }
-        None => reject(
-            "the mutated DaemonSet could not be written: its text did not read again".to_string(),
-            Vec::new(),
-        ),
-    }
 }
 
 /// The request from a payload parsed whole by serde_json (the general
@@ -383,7 +354,13 @@ fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest
                 let start = p.position();
                 let mut projecting = p.clone();
                 let projected = daemon_set
-                    .then(|| daemonset_object_projection(&mut projecting, checked_skip))
+                    .then(|| {
+                        daemonset_object_projection(
+                            &mut projecting,
+                            checked_skip,
+                            &mut request.pod_spec_at,
+                        )
+                    })
                     .flatten();
                 if let Some(projected) = projected {
                     *p = projecting;
@@ -391,7 +368,11 @@ fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest
                     request.object_projected = true;
                     request.object_text_exact = !p.repeated_key();
                     request.object_text = p.text_from(start);
+                    request.pod_spec_at = request.pod_spec_at.and_then(|at| at.checked_sub(start));
                 } else {
+                    // Found by a projection that then failed: not the
+                    // whole read's to trust.
+                    request.pod_spec_at = None;
                     let (object, text) = p.value_and_text()?;
                     request.object = object;
                     request.object_text_exact = text.is_some();
@@ -501,15 +482,15 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
     // which says why (or finds them fine, followed by a member the split
     // did not expect: the split takes them up to the payload's last brace).
     if let Some((request, settings)) = split_payload(payload) {
-        let (text, projected) = (request.object_text, request.object_projected);
-        if let Ok(response) = judge(request, settings, cluster, &mut Vec::new()) {
-            return if projected {
-                completed(response, text)
-            } else {
-                response
-            };
+        let projected = request.object_projected;
+        if let Ok(response) = judge(request, settings, cluster, &mut Vec::new())
+            && !(projected && response.mutated_object.is_some())
+        {
+            return response;
         }
     }
+    // A projected DaemonSet that was mutated is judged again whole: the
+    // answer carries the whole object.
     validate_parsed(payload, cluster)
 }
 
@@ -520,21 +501,29 @@ pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> 
     if let Some((request, settings)) = split_payload(payload) {
         let text = request.object_text;
         let (exact, projected) = (request.object_text_exact, request.object_projected);
+        let known = request
+            .pod_spec_at
+            .map(|at| (crate::daemonset::POD_SPEC_PATH.as_slice(), at));
         let mut changed = Vec::new();
-        if let Ok(mut response) = judge(request, settings, cluster, &mut changed) {
+        if let Ok(response) = judge(request, settings, cluster, &mut changed) {
             let spliced = match (&response.mutated_object, text) {
                 (Some(object), Some(text)) if exact => {
                     let mut out = Vec::new();
                     let splice = Splice {
                         text,
                         changed: &changed,
+                        known,
                     };
                     json_splice::write(&mut out, splice, object).map(|()| out)
                 }
                 _ => None,
             };
-            if spliced.is_none() && projected {
-                response = completed(response, text);
+            // Not spliced, a projected DaemonSet is judged again whole (it
+            // never is on the host's payloads: `json_splice` reads all of
+            // them).
+            if spliced.is_none() && projected && response.mutated_object.is_some() {
+                crate::arena::discard(response);
+                return json_out::response(&validate_parsed(payload, cluster));
             }
             let json = json_out::response_with(&response, spliced.as_deref());
             crate::arena::discard(response);
@@ -1032,6 +1021,31 @@ mod tests {
             }
         }
         assert!(judged > 40, "only {judged} DaemonSet verdicts");
+    }
+
+    /// A projected DaemonSet whose mutation the splice cannot place (an
+    /// escaped member name before the mount) is judged again whole: the
+    /// answer carries every member, the escaped one included.
+    #[test]
+    fn a_mutation_the_splice_cannot_place_is_answered_whole() {
+        let request = fixture("daemonset-fluent-bit-rw-varlog.json");
+        let payload = json!({"request": request, "settings": policy_yaml_settings()})
+            .to_string()
+            .replacen(r#""containers":["#, r#""\u0078":1,"containers":["#, 1);
+        let written = super::validate_to_json(payload.as_bytes(), &super::NoCluster);
+        let read: Value = serde_json::from_slice(&written).unwrap();
+        let verdict = serde_json::to_value(validate(payload.as_bytes())).unwrap();
+        assert_eq!(read, verdict);
+        let pod_spec = &read["mutated_object"]["spec"]["template"]["spec"];
+        assert_eq!(pod_spec["x"], json!(1));
+        assert_eq!(
+            pod_spec["containers"][0]["volumeMounts"][1]["readOnly"],
+            json!(true)
+        );
+        assert_eq!(
+            read["mutated_object"]["metadata"],
+            request["object"]["metadata"]
+        );
     }
 
     /// The verdict the module hands the host reads as the same response

@@ -41,6 +41,10 @@ pub type NodePath = Vec<Segment>;
 pub struct Splice<'a> {
     pub text: &'a [u8],
     pub changed: &'a [NodePath],
+    /// A node whose value starts at this offset of `text`, found when the
+    /// object was read (a DaemonSet's pod spec): paths through it start
+    /// there instead of walking down from the root again.
+    pub known: Option<(&'a [Segment], usize)>,
 }
 
 /// A stretch of the text replaced by a node of the mutated object.
@@ -70,7 +74,7 @@ pub fn write(out: &mut Vec<u8>, splice: Splice<'_>, object: &Value) -> Option<()
     // the standard sorts weigh kilobytes of module.
     let mut cuts: Vec<Cut<'_>> = Vec::with_capacity(splice.changed.len());
     for path in splice.changed {
-        let cut = locate(splice.text, path)?;
+        let cut = locate(splice.text, path, splice.known)?;
         let at = cuts
             .iter()
             .position(|c| c.start > cut.start)
@@ -116,9 +120,18 @@ fn node_of<'v>(mut value: &'v Value, path: &NodePath) -> Option<&'v Value> {
 
 /// The stretch of `text` holding the node at `path`, or where it is to be
 /// added (its parent an object of the text that lacks it).
-fn locate<'p>(text: &[u8], path: &'p NodePath) -> Option<Cut<'p>> {
-    let mut parser = Parser::new(text, 0);
-    let (last, parents) = path.split_last()?;
+fn locate<'p>(
+    text: &[u8],
+    path: &'p NodePath,
+    known: Option<(&[Segment], usize)>,
+) -> Option<Cut<'p>> {
+    let (mut parser, below) = match known {
+        Some((prefix, at)) if path.len() > prefix.len() && path.starts_with(prefix) => {
+            (Parser::new(text, at), path.get(prefix.len()..)?)
+        }
+        _ => (Parser::new(text, 0), path.as_slice()),
+    };
+    let (last, parents) = below.split_last()?;
     for segment in parents {
         if !enter(&mut parser, *segment)? {
             return None;
@@ -199,6 +212,7 @@ mod tests {
             Splice {
                 text: text.as_bytes(),
                 changed,
+                known: None,
             },
             object,
         )?;

@@ -22,7 +22,7 @@ use crate::settings::Mode;
 use crate::violation::{Findings, Violation};
 
 pub const POD_SPEC: &str = "spec.template.spec";
-const POD_SPEC_PATH: [Segment; 3] = [
+pub const POD_SPEC_PATH: [Segment; 3] = [
     Segment::Member("spec"),
     Segment::Member("template"),
     Segment::Member("spec"),
