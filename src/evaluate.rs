@@ -625,6 +625,8 @@ fn judge(
             _ => true,
         },
         host_paths: has_volume("hostPath"),
+        inline_csi: target == Target::DaemonSet && has_volume("csi"),
+        csi_driver_objects: target == Target::CsiDriver,
         // PersistentVolumes read storageClasses too: in-tree sources and
         // secret namespaces follow the StorageClass rules.
         storage_classes: matches!(target, Target::StorageClass | Target::PersistentVolume),

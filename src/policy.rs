@@ -11,9 +11,9 @@ use crate::drivers::DriverRules;
 use crate::arena::replace;
 use crate::exemptions;
 use crate::json_path;
-use crate::settings::{Exemptions, Mode, Settings};
+use crate::settings::{CsiDriverSettings, Exemptions, Mode, Settings};
 use crate::settings_errors::SettingErrors;
-use crate::settings_reader::{ReadJson, Reader};
+use crate::settings_reader::{Read, ReadJson, Reader};
 use crate::storage::persistent_volume::PersistentVolumeRules;
 use crate::storage::storage_class::StorageClassRules;
 use crate::storage::volume_attributes_class::VolumeAttributesClassRules;
@@ -54,6 +54,10 @@ pub struct Sections {
     pub csi_drivers: bool,
     /// `daemonSets.hostPaths`, for an object with a hostPath volume.
     pub host_paths: bool,
+    /// `csiDrivers.inline`, for an object with an inline CSI volume.
+    pub inline_csi: bool,
+    /// `csiDrivers.tokenRequests` and `csiDrivers.spec`, for CSIDrivers.
+    pub csi_driver_objects: bool,
     pub storage_classes: bool,
     pub persistent_volumes: bool,
     pub volume_attributes_classes: bool,
@@ -64,6 +68,8 @@ impl Sections {
         daemon_sets: true,
         csi_drivers: true,
         host_paths: true,
+        inline_csi: true,
+        csi_driver_objects: true,
         storage_classes: true,
         persistent_volumes: true,
         volume_attributes_classes: true,
@@ -219,7 +225,7 @@ fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
             // rather than dropped (`arena::replace`).
             match key {
                 "exemptions" => replace(&mut settings.exemptions, ReadJson::read(r)?),
-                "csiDrivers" => replace(&mut settings.csi_drivers, ReadJson::read(r)?),
+                "csiDrivers" => replace(&mut settings.csi_drivers, read_csi_drivers(r, sections)?),
                 "daemonSets" => replace(&mut settings.daemon_sets, ReadJson::read(r)?),
                 "storageClasses" => replace(&mut settings.storage_classes, ReadJson::read(r)?),
                 "persistentVolumes" => {
@@ -232,6 +238,23 @@ fn parse_sections(json: &str, sections: Sections) -> Result<Settings, String> {
         .and_then(|()| reader.end())
         .map_err(|e| e.to_string())?;
     Ok(settings)
+}
+
+/// `csiDrivers` with only the parts `sections` reads: `inline` for inline
+/// CSI volumes, `tokenRequests` and `spec` for CSIDriver objects; the
+/// others are passed over by their brackets and keep their defaults (a
+/// StorageClass reads the allow-lists only). The test
+/// `a_partial_csi_drivers_read_is_the_whole_ones_parts` holds them to the
+/// whole read's.
+fn read_csi_drivers(r: &mut Reader<'_>, sections: Sections) -> Read<CsiDriverSettings> {
+    let passed_over: &'static [&'static str] =
+        match (sections.inline_csi, sections.csi_driver_objects) {
+            (true, true) => &[],
+            (true, false) => &["tokenRequests", "spec"],
+            (false, true) => &["inline"],
+            (false, false) => &["tokenRequests", "spec", "inline"],
+        };
+    r.passing_over(passed_over, ReadJson::read)
 }
 
 const SECTIONS: &[&str] = &[
@@ -277,6 +300,47 @@ mod tests {
         assert!(load(b"{} trailing").is_err());
     }
 
+    /// Read for a kind that needs only part of it, `csiDrivers` holds
+    /// that part as the whole read does and the defaults elsewhere, on
+    /// policy.yaml's settings and on settings with every part set.
+    #[test]
+    fn a_partial_csi_drivers_read_is_the_whole_ones_parts() {
+        let full = serde_json::json!({
+            "mode": "warn", "allowed": ["a.example.com", "*.csi.example.com"],
+            "ephemeralAllowed": ["a.example.com"],
+            "tokenRequests": {"allowed": [{"driver": "a.example.com", "audiences": ["x"]}],
+                              "requireTokenInSecrets": false},
+            "inline": [{"driver": "a.example.com", "readOnly": true}],
+            "spec": [{"driver": "a.example.com", "attachRequired": {"allowed": [false]}}]});
+        let policy_yaml = crate::test_support::policy_yaml_settings()["csiDrivers"].clone();
+        for csi_drivers in [full, policy_yaml] {
+            let text = csi_drivers.to_string();
+            let whole: CsiDriverSettings = ReadJson::read(&mut Reader::new(&text, "")).unwrap();
+            for (inline_csi, csi_driver_objects) in
+                [(false, false), (true, false), (false, true), (true, true)]
+            {
+                let sections = Sections {
+                    inline_csi,
+                    csi_driver_objects,
+                    ..Sections::ALL
+                };
+                let mut reader = Reader::new(&text, "");
+                let part = read_csi_drivers(&mut reader, sections).unwrap();
+                let default = CsiDriverSettings::default();
+                let pick = |wanted: bool, a, b| if wanted { a } else { b };
+                let expected = CsiDriverSettings {
+                    inline: pick(inline_csi, &whole, &default).inline.clone(),
+                    token_requests: pick(csi_driver_objects, &whole, &default)
+                        .token_requests
+                        .clone(),
+                    spec: pick(csi_driver_objects, &whole, &default).spec.clone(),
+                    ..whole.clone()
+                };
+                assert_eq!(part, expected, "{text} {inline_csi} {csi_driver_objects}");
+            }
+        }
+    }
+
     #[test]
     fn sections_are_parsed_on_demand_with_their_path() {
         let json = r#"{"daemonSets": {"hostPaths": {"allowed": [{"pathPrefx": "/x"}]}}, "storageClasses": {"mode": "warn"}}"#;
@@ -284,6 +348,8 @@ mod tests {
             daemon_sets: false,
             csi_drivers: true,
             host_paths: false,
+            inline_csi: false,
+            csi_driver_objects: false,
             storage_classes: true,
             persistent_volumes: false,
             volume_attributes_classes: false,

@@ -65,6 +65,10 @@ pub struct Reader<'a> {
     /// profile body read on its own).
     prefix: &'a str,
     path: Vec<Segment<'a>>,
+    /// Struct fields passed over by their brackets instead of read (they
+    /// keep their defaults): parts of a section the request's kind does
+    /// not use (`policy::read_csi_drivers`).
+    passed_over: &'static [&'static str],
 }
 
 /// Reads a whole JSON text as `T`; `prefix` is the text's own path.
@@ -272,7 +276,20 @@ impl<'a> Reader<'a> {
             pos: 0,
             prefix,
             path: Vec::new(),
+            passed_over: &[],
         }
+    }
+
+    /// Reads `read` with the struct fields named in `fields` passed over.
+    pub fn passing_over<T>(
+        &mut self,
+        fields: &'static [&'static str],
+        read: impl FnOnce(&mut Self) -> Read<T>,
+    ) -> Read<T> {
+        let before = std::mem::replace(&mut self.passed_over, fields);
+        let read = read(self);
+        self.passed_over = before;
+        read
     }
 
     fn path(&self) -> String {
@@ -573,6 +590,9 @@ impl<'a> Reader<'a> {
                 return Err(r.error(format!("duplicate field `{}`", fields[index])));
             }
             seen |= bit;
+            if !r.passed_over.is_empty() && r.passed_over.contains(&fields[index]) {
+                return r.skip().map(drop);
+            }
             field(r, index)
         })
     }
