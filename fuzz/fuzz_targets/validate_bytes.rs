@@ -3,11 +3,15 @@
 //! mutates, and only a CREATE or UPDATE of a judged kind is mutated. The
 //! module's own JSON reader and writer agree with serde_json: what
 //! `json_in` reads from the bytes is what serde_json reads (same numbers,
-//! same strings), and `json_out` writes serde_json's bytes.
+//! same strings), and `json_out` writes serde_json's bytes. What the module
+//! hands the host (`validate_to_json`: a mutated DaemonSet or Pod written
+//! as the request's own text with the changed nodes spliced in) reads as
+//! the same response.
 
 #![no_main]
 
-use daemonset_csi_policy::evaluate::validate;
+use daemonset_csi_policy::evaluate::{validate, validate_to_json};
+use daemonset_csi_policy::storage::default_class::NoCluster;
 use daemonset_csi_policy::{json_in, json_out};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -17,8 +21,13 @@ fuzz_target!(|data: &[u8]| {
     if let Some(ours) = parser.value() {
         let rest = data.get(parser.position()..).unwrap_or_default();
         if rest.iter().all(u8::is_ascii_whitespace) {
-            let theirs: Value = serde_json::from_slice(data).expect("json_in read what serde refuses");
-            assert_eq!(ours.to_string(), theirs.to_string(), "json_in reads otherwise");
+            let theirs: Value =
+                serde_json::from_slice(data).expect("json_in read what serde refuses");
+            assert_eq!(
+                ours.to_string(),
+                theirs.to_string(),
+                "json_in reads otherwise"
+            );
         }
     }
     let response = validate(data);
@@ -28,6 +37,13 @@ fuzz_target!(|data: &[u8]| {
         serialised.ok(),
         Some(json_out::response(&response)),
         "json_out writes otherwise than serde_json"
+    );
+    let written: Value = serde_json::from_slice(&validate_to_json(data, &NoCluster))
+        .expect("the verdict written for the host is not JSON");
+    assert_eq!(
+        Some(written),
+        serde_json::to_value(&response).ok(),
+        "the verdict written for the host reads otherwise"
     );
     if !response.accepted {
         assert!(

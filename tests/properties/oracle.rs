@@ -12,12 +12,13 @@
 use std::collections::BTreeMap;
 
 use daemonset_csi_policy::drivers::{IN_TREE_TO_CSI, NO_PROVISIONER};
-use daemonset_csi_policy::evaluate::{validate, validate_settings};
+use daemonset_csi_policy::evaluate::{validate, validate_settings, validate_to_json};
 use daemonset_csi_policy::policy::parse_settings;
 use daemonset_csi_policy::rules;
 use daemonset_csi_policy::settings::{
     AllowedHostPath, DEFAULT_FORBIDDEN_HOST_PATHS, LookupFailure, Mode, RecursiveReadOnly, Settings,
 };
+use daemonset_csi_policy::storage::default_class::NoCluster;
 use daemonset_csi_policy::violation::{
     Rejection, UNCHANGED_TEMPLATE_PREFIX, Violation, WARN_MODE_PREFIX,
 };
@@ -46,8 +47,20 @@ pub const PENDING: &[KnownBug] = &[];
 pub const MUTATED_PREFIX: &str = "mutated: ";
 pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
 
+/// The verdict on a case; what the module hands the host for it
+/// (`validate_to_json`: a mutated DaemonSet written as the request's text
+/// with the changed nodes spliced in) must read as the same response.
 pub fn run(case: &Case) -> ValidationResponse {
-    validate(&case.payload())
+    let payload = case.payload();
+    let response = validate(&payload);
+    let written: Value = serde_json::from_slice(&validate_to_json(&payload, &NoCluster))
+        .expect("the verdict written for the host is JSON");
+    assert_eq!(
+        Some(written),
+        serde_json::to_value(&response).ok(),
+        "the verdict written for the host reads otherwise"
+    );
+    response
 }
 
 fn warnings(r: &ValidationResponse) -> &[String] {
