@@ -286,7 +286,10 @@ fn request_of_value(request: Value) -> Result<AdmissionRequest<'static>, String>
 /// other members checked and skipped); `None` for anything serde would
 /// read differently or refuse (a repeated member, a member name with an
 /// escape, a `null` struct), which serde's path then reads.
-fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest<'a>> {
+fn read_request<'a>(
+    parser: &mut json_in::Parser<'a>,
+    project: bool,
+) -> Option<AdmissionRequest<'a>> {
     let mut request = AdmissionRequest::default();
     let mut seen = 0u64;
     let mut first = |bit| json_in::first_time(&mut seen, bit);
@@ -348,7 +351,8 @@ fn read_request<'a>(parser: &mut json_in::Parser<'a>) -> Option<AdmissionRequest
             }
             "object" => {
                 first(64)?;
-                let daemon_set = request.kind.group.as_deref() == Some("apps")
+                let daemon_set = project
+                    && request.kind.group.as_deref() == Some("apps")
                     && request.kind.kind.as_deref() == Some("DaemonSet");
                 p.peek()?;
                 let start = p.position();
@@ -441,7 +445,7 @@ fn reject(message: String, warnings: Vec<String>) -> ValidationResponse {
 /// first), and the reader bounds every access. Any other shape (another
 /// order, escapes in the keys, a bad request) returns `None`: the general
 /// serde path then reads it, or reports it.
-fn split_payload(payload: &[u8]) -> Option<(AdmissionRequest<'_>, &str)> {
+fn split_payload(payload: &[u8], project: bool) -> Option<(AdmissionRequest<'_>, &str)> {
     let mut pos = 0;
     let skip_whitespace = |pos: &mut usize| {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = payload.get(*pos) {
@@ -458,7 +462,7 @@ fn split_payload(payload: &[u8]) -> Option<(AdmissionRequest<'_>, &str)> {
     expect(&mut pos, b"\"request\"")?;
     expect(&mut pos, b":")?;
     let mut parser = json_in::Parser::new(payload, pos);
-    let request = read_request(&mut parser)?;
+    let request = read_request(&mut parser, project)?;
     pos = parser.position();
     expect(&mut pos, b",")?;
     expect(&mut pos, b"\"settings\"")?;
@@ -481,24 +485,33 @@ pub fn validate_with(payload: &[u8], cluster: &dyn ClusterLookup) -> ValidationR
     // Split settings that do not read are read again by serde's path,
     // which says why (or finds them fine, followed by a member the split
     // did not expect: the split takes them up to the payload's last brace).
-    if let Some((request, settings)) = split_payload(payload) {
-        let projected = request.object_projected;
-        if let Ok(response) = judge(request, settings, cluster, &mut Vec::new())
-            && !(projected && response.mutated_object.is_some())
-        {
-            return response;
-        }
+    judge_split(payload, cluster, true).unwrap_or_else(|| validate_parsed(payload, cluster))
+}
+
+/// The verdict on the host's payload shape (`split_payload`), a DaemonSet
+/// built only as far as its rules read it when `project`; a projected
+/// DaemonSet that was mutated is judged again read whole (the answer
+/// carries the whole object). `None`: the split does not read it.
+fn judge_split(
+    payload: &[u8],
+    cluster: &dyn ClusterLookup,
+    project: bool,
+) -> Option<ValidationResponse> {
+    let (request, settings) = split_payload(payload, project)?;
+    let projected = request.object_projected;
+    let response = judge(request, settings, cluster, &mut Vec::new()).ok()?;
+    if projected && response.mutated_object.is_some() {
+        crate::arena::discard(response);
+        return judge_split(payload, cluster, false);
     }
-    // A projected DaemonSet that was mutated is judged again whole: the
-    // answer carries the whole object.
-    validate_parsed(payload, cluster)
+    Some(response)
 }
 
 /// [`validate_with`]'s verdict as the host reads it (`json_out`), a
 /// mutated object written as the request's own text with the nodes the
 /// mutation changed spliced in (`json_splice`), where that text was read.
 pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> {
-    if let Some((request, settings)) = split_payload(payload) {
+    if let Some((request, settings)) = split_payload(payload, true) {
         let text = request.object_text;
         let (exact, projected) = (request.object_text_exact, request.object_projected);
         let known = request
@@ -518,12 +531,14 @@ pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> 
                 }
                 _ => None,
             };
-            // Not spliced, a projected DaemonSet is judged again whole (it
-            // never is on the host's payloads: `json_splice` reads all of
-            // them).
+            // Not spliced, a projected DaemonSet is judged again read
+            // whole (it never is on the host's payloads: `json_splice`
+            // places every edit of them).
             if spliced.is_none() && projected && response.mutated_object.is_some() {
                 crate::arena::discard(response);
-                return json_out::response(&validate_parsed(payload, cluster));
+                let whole = judge_split(payload, cluster, false)
+                    .unwrap_or_else(|| validate_parsed(payload, cluster));
+                return json_out::response(&whole);
             }
             let json = json_out::response_with(&response, spliced.as_deref());
             crate::arena::discard(response);
@@ -1048,6 +1063,30 @@ mod tests {
             read["mutated_object"]["metadata"],
             request["object"]["metadata"]
         );
+    }
+
+    /// Settings that are not strict JSON in a section the request does not
+    /// read (policy-server validated them at start; the split skips them):
+    /// a mutated projected DaemonSet is still judged on the split, spliced
+    /// for the host and read whole for `validate`, with one answer (found
+    /// by the `validate_bytes` fuzz target).
+    #[test]
+    fn a_mutated_daemonset_under_lax_settings_gets_one_answer() {
+        let request = fixture("daemonset-fluent-bit-rw-varlog.json");
+        let mut settings = policy_yaml_settings();
+        settings["persistentVolumes"] = json!("LAX");
+        let payload = json!({"request": request, "settings": settings})
+            .to_string()
+            .replace(r#""LAX""#, "{\"x\": [1,]}");
+        assert!(serde_json::from_str::<Value>(&payload).is_err());
+        let verdict = validate(payload.as_bytes());
+        assert!(
+            verdict.accepted && verdict.mutated_object.is_some(),
+            "{verdict:?}"
+        );
+        let written = super::validate_to_json(payload.as_bytes(), &super::NoCluster);
+        let read: Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(read, serde_json::to_value(&verdict).unwrap());
     }
 
     /// The verdict the module hands the host reads as the same response
