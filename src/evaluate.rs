@@ -511,7 +511,12 @@ fn judge_split(
 /// mutated object written as the request's own text with the nodes the
 /// mutation changed spliced in (`json_splice`), where that text was read.
 pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> {
-    if let Some((request, settings)) = split_payload(payload, true) {
+    write_verdict(payload, cluster, true)
+}
+
+/// [`validate_to_json`], a DaemonSet projected when `project`.
+fn write_verdict(payload: &[u8], cluster: &dyn ClusterLookup, project: bool) -> Vec<u8> {
+    if let Some((request, settings)) = split_payload(payload, project) {
         let text = request.object_text;
         let (exact, projected) = (request.object_text_exact, request.object_projected);
         let known = request
@@ -536,9 +541,7 @@ pub fn validate_to_json(payload: &[u8], cluster: &dyn ClusterLookup) -> Vec<u8> 
             // places every edit of them).
             if spliced.is_none() && projected && response.mutated_object.is_some() {
                 crate::arena::discard(response);
-                let whole = judge_split(payload, cluster, false)
-                    .unwrap_or_else(|| validate_parsed(payload, cluster));
-                return json_out::response(&whole);
+                return write_verdict(payload, cluster, false);
             }
             let json = json_out::response_with(&response, spliced.as_deref());
             crate::arena::discard(response);
