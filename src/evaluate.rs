@@ -1092,6 +1092,29 @@ mod tests {
         assert_eq!(read, serde_json::to_value(&verdict).unwrap());
     }
 
+    /// A mutated DaemonSet whose skipped members hold bytes that are not
+    /// UTF-8, or an escape no `Value` holds (a lone surrogate): the split
+    /// refuses it as serde's path does, so no such text is copied into
+    /// the answer (found by the `validate_bytes` fuzz target).
+    #[test]
+    fn text_a_value_would_not_hold_is_never_copied_into_the_answer() {
+        let mut request = fixture("daemonset-fluent-bit-rw-varlog.json");
+        request["object"]["metadata"]["labels"] = json!({"bad": "BAD"});
+        let payload = json!({"request": request, "settings": policy_yaml_settings()}).to_string();
+        for bad in [b"\"\xff\xfe\"".as_slice(), br#""\ud800""#] {
+            let mut bytes = Vec::new();
+            let at = payload.find(r#""BAD""#).unwrap();
+            bytes.extend_from_slice(&payload.as_bytes()[..at]);
+            bytes.extend_from_slice(bad);
+            bytes.extend_from_slice(&payload.as_bytes()[at + 5..]);
+            let verdict = validate(&bytes);
+            let written = super::validate_to_json(&bytes, &super::NoCluster);
+            let read: Value = serde_json::from_slice(&written).expect("the answer is JSON");
+            assert_eq!(read, serde_json::to_value(&verdict).unwrap());
+            assert!(!verdict.accepted, "{verdict:?}");
+        }
+    }
+
     /// The verdict the module hands the host reads as the same response
     /// as the whole `Value` written out, a mutated object included, for
     /// every fixture under settings that mutate mounts and tolerations

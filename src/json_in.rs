@@ -401,8 +401,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skips one value, checked as serde_json checks a value it ignores
-    /// (syntax, escapes, control bytes; not UTF-8), and returns its text.
+    /// Skips one value, checked as a `Value` would read it (syntax,
+    /// escapes, control bytes, UTF-8: `skip_string`), and returns its text.
     pub fn skip(&mut self) -> Option<&'a [u8]> {
         self.skip_whitespace();
         let start = self.pos;
@@ -412,7 +412,7 @@ impl<'a> Parser<'a> {
 
     fn skip_at(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
-            b'"' => self.span().map(drop),
+            b'"' => self.skip_string(),
             open @ (b'{' | b'[') => {
                 if depth >= MAX_DEPTH {
                     return None;
@@ -428,7 +428,7 @@ impl<'a> Parser<'a> {
                         if self.peek()? != b'"' {
                             return None;
                         }
-                        self.span()?;
+                        self.skip_string()?;
                         self.eat(b':')?;
                     }
                     self.skip_at(depth + 1)?;
@@ -448,6 +448,22 @@ impl<'a> Parser<'a> {
             b'-' | b'0'..=b'9' => self.number().map(drop),
             _ => None,
         }
+    }
+
+    /// A string passed over, checked as a `Value` would read it: UTF-8
+    /// (only when a byte above 0x7F was seen) and its escapes (decoded,
+    /// surrogate pairs and all, only when it has some). serde_json checks
+    /// neither in what it ignores; `skip` does, because skipped text is
+    /// copied into a mutated object's answer (`json_splice`), which the host
+    /// reads as a `Value`. A payload it refuses goes to serde's path.
+    fn skip_string(&mut self) -> Option<()> {
+        let span = self.span()?;
+        if span.escaped {
+            decode_string(self.bytes.get(span.start - 1..span.end + 1)?).ok()?;
+        } else if span.non_ascii {
+            std::str::from_utf8(self.bytes.get(span.start..span.end)?).ok()?;
+        }
+        Some(())
     }
 
     /// Skips one value of text already checked by [`Parser::skip`] (the
