@@ -14,13 +14,15 @@
 //! Exactness: the text is the request's `object` exactly as `json_in` read
 //! it into the mutated `Value`'s original (`read_request` keeps it only
 //! when no object of it repeats a key, so the first member of a name is
-//! the one the `Value` holds). Each changed node is found by its path;
-//! a node the text does not hold is added as the last member of its
-//! parent object (the host's diff does not see member order). Anything
-//! else (a path through an escaped name or a missing parent, nodes that
-//! nest) answers `None`, and the caller writes the whole `Value`. The test
-//! `spliced_text_reads_as_the_mutated_object` holds both to the same
-//! `Value` over every fixture and mutation.
+//! the one the `Value` holds; what a projected DaemonSet skips is checked
+//! as a `Value` would read it, `Parser::skip`). Each changed node is found
+//! by its path; a node the text does not hold is added as the last member
+//! of its parent object (the host's diff does not see member order).
+//! Anything else (a path through an escaped name or a missing parent,
+//! nodes that nest) answers `None`, and the caller writes the whole
+//! `Value` (a projected DaemonSet is judged again, read whole). The test
+//! `spliced_text_reads_as_the_mutated_object`, the property cases and the
+//! `validate_bytes` fuzz target hold the answer to the `Value`'s.
 
 use serde_json::Value;
 
