@@ -200,10 +200,6 @@ fn kept_members(
     Some(Value::Object(kept))
 }
 
-fn checked_skip(parser: &mut json_in::Parser<'_>) -> Option<()> {
-    parser.skip().map(drop)
-}
-
 /// The request from a payload parsed whole by serde_json (the general
 /// path): the same members, typed as `read_request` reads them, and the
 /// reason when one is not.
@@ -357,12 +353,13 @@ fn read_request<'a>(
                 p.peek()?;
                 let start = p.position();
                 let mut projecting = p.clone();
+                let mut pod_spec_at = None;
                 let projected = daemon_set
                     .then(|| {
                         daemonset_object_projection(
                             &mut projecting,
-                            checked_skip,
-                            &mut request.pod_spec_at,
+                            |p| p.skip().map(drop),
+                            &mut pod_spec_at,
                         )
                     })
                     .flatten();
@@ -372,11 +369,8 @@ fn read_request<'a>(
                     request.object_projected = true;
                     request.object_text_exact = !p.repeated_key();
                     request.object_text = p.text_from(start);
-                    request.pod_spec_at = request.pod_spec_at.and_then(|at| at.checked_sub(start));
+                    request.pod_spec_at = pod_spec_at.and_then(|at| at.checked_sub(start));
                 } else {
-                    // Found by a projection that then failed: not the
-                    // whole read's to trust.
-                    request.pod_spec_at = None;
                     let (object, text) = p.value_and_text()?;
                     request.object = object;
                     request.object_text_exact = text.is_some();
@@ -1008,7 +1002,7 @@ mod tests {
 
     /// A DaemonSet read as its rules read it (`daemonset_object_projection`)
     /// gets the verdict of the whole object read by serde's path, a
-    /// mutated object (completed from the text) included, on every
+    /// mutated object (judged again read whole) included, on every
     /// fixture under settings that mutate, and on shapes the projection
     /// leaves to the whole read.
     #[test]

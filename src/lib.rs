@@ -57,8 +57,6 @@ fn reclaimed(evaluate: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
     evaluate()
 }
 
-/// The verdict as the host reads it (`json_out`: serde_json's bytes,
-/// written without its per-run copies).
 /// Settings verdicts are small and rare (once per policy load): serde.
 fn settings_json(response: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(response).unwrap_or_else(|_| {
@@ -66,6 +64,8 @@ fn settings_json(response: &impl serde::Serialize) -> Vec<u8> {
     })
 }
 
+/// The verdict as the host reads it (`evaluate::validate_to_json`:
+/// `json_out`'s bytes, a mutated object spliced into the request's text).
 fn validate(payload: &[u8]) -> CallResult {
     Ok(reclaimed(|| evaluate::validate_to_json(payload, &Host)))
 }
