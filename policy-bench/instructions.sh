@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install -y valgrind" >&2; exit 1; }
 calls=${CALLS:-10}
 policy=${POLICY_WASM:-policy.wasm}
-floor=${FLOOR_WASM:-target/wasm32-wasip1/release/floor_policy.wasm}
+floor=${FLOOR_WASM:-target/floor/wasm32-wasip1/release/floor_policy.wasm}
 pod=${POD_PRIVILEGED_WASM:-../shared/bench/pod-privileged-policy.wasm}
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(ds-fluent-bit ds-fluent-bit-mutate ds-chart-cilium ds-chart-datadog sc-ebs-gp3)

@@ -182,9 +182,7 @@ pub(crate) fn located(json: &[u8], prefix: &str, e: &serde_json::Error) -> Strin
     };
     // serde_json appends " at line L column C": the path says more.
     let text = e.to_string();
-    let reason = text
-        .rfind(" at line ")
-        .map_or(text.as_str(), |i| &text[..i]);
+    let reason = crate::words::rfind(&text, " at line ").map_or(text.as_str(), |i| &text[..i]);
     if path.is_empty() {
         reason.to_string()
     } else {

@@ -324,27 +324,18 @@ read_struct!(PersistentVolumeSettings, "PersistentVolumeSettings", {
     allowed_sources: "allowedSources",
 });
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PvHostPathSettings {
     /// No entry: no hostPath or local PV at all.
     pub allowed: Vec<PvAllowedHostPath>,
     /// As `daemonSets.hostPaths.forbidden` (same default).
-    pub forbidden: Vec<String>,
+    pub forbidden: Option<Vec<String>>,
 }
 
 read_struct!(PvHostPathSettings, "PvHostPathSettings", {
     allowed: "allowed",
     forbidden: "forbidden",
 });
-
-impl Default for PvHostPathSettings {
-    fn default() -> Self {
-        Self {
-            allowed: Vec::new(),
-            forbidden: HostPathSettings::default().forbidden,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PvAllowedHostPath {
@@ -362,13 +353,18 @@ read_struct!(PvAllowedHostPath, "PvAllowedHostPath", {
     service_accounts: "serviceAccounts",
 });
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostPathSettings {
     /// No entry: no hostPath volume at all (Pod Security baseline).
     pub allowed: Vec<AllowedHostPath>,
     /// Paths no hostPath may equal, contain or lie under, whatever `allowed`
-    /// says. Defaults to the container runtime sockets and their folders.
-    pub forbidden: Vec<String>,
+    /// says. Absent (or `null`): [`DEFAULT_FORBIDDEN_HOST_PATHS`], the
+    /// container runtime sockets and their folders. Kept as `None` until
+    /// the rules are compiled: every settings read starts from a default
+    /// (`Settings::default`, then each section's and this struct's own),
+    /// and building the list there, up to four times an evaluation, cost
+    /// about 5 K instructions a time (`policy-bench/instructions.sh`).
+    pub forbidden: Option<Vec<String>>,
     /// Make read-write mounts under a read-only prefix read-only (with a
     /// warning) instead of rejecting them.
     pub mutate: bool,
@@ -393,19 +389,6 @@ pub const DEFAULT_FORBIDDEN_HOST_PATHS: &[&str] = &[
     "/var/run/k3s/containerd",
     "/etc/kubernetes",
 ];
-
-impl Default for HostPathSettings {
-    fn default() -> Self {
-        Self {
-            allowed: Vec::new(),
-            forbidden: DEFAULT_FORBIDDEN_HOST_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            mutate: false,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AllowedHostPath {

@@ -94,7 +94,7 @@ impl Violation {
         let (path, rest) = text.split_once('=')?;
         let (value, rest) = split_value(rest)?;
         let rest = rest.strip_prefix(": ")?;
-        let (reason, rule) = rest.strip_suffix(']')?.rsplit_once(" [")?;
+        let (reason, rule) = crate::words::rsplit_once(rest.strip_suffix(']')?, " [")?;
         Some(Self {
             path: path.to_string(),
             value: value.to_string(),
@@ -233,7 +233,7 @@ impl Rejection {
     pub fn parse(message: &str) -> Option<Self> {
         let (kind, rest) = message.split_once(' ')?;
         let mut from = 0;
-        while let Some(at) = rest.get(from..)?.find(HEADER) {
+        while let Some(at) = crate::words::find(rest.get(from..)?, HEADER) {
             let at = from + at;
             if let Some(violations) = parse_list(&rest[at + HEADER.len()..]) {
                 return Some(Self {

@@ -4,7 +4,8 @@
 //!
 //! Modules are read from `POLICY_WASM` (default `policy.wasm` at the repo
 //! root), `FLOOR_WASM` (default
-//! `target/wasm32-wasip1/release/floor_policy.wasm`) and
+//! `target/floor/wasm32-wasip1/release/floor_policy.wasm`, `make
+//! floor-wasm`) and
 //! `POD_PRIVILEGED_WASM` (default `../shared/bench/pod-privileged-policy.wasm`
 //! next to the repository, optional), so any build (a profile variant, a
 //! `wasm-opt` output) can be measured the same way.
@@ -42,7 +43,7 @@ pub fn policy_wasm() -> PathBuf {
 pub fn floor_wasm() -> PathBuf {
     env_path(
         "FLOOR_WASM",
-        "target/wasm32-wasip1/release/floor_policy.wasm",
+        "target/floor/wasm32-wasip1/release/floor_policy.wasm",
     )
 }
 

@@ -185,7 +185,8 @@ impl RepositoryGlob {
             if s.is_empty() {
                 return Err("empty segment (leading, trailing or doubled '/')".into());
             }
-            if s.contains("**") && !(*s == "**" && i + 1 == segments.len() && i >= 1) {
+            if crate::words::contains(s, "**") && !(*s == "**" && i + 1 == segments.len() && i >= 1)
+            {
                 return Err("'**' only as the last segment".into());
             }
         }

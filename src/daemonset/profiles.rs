@@ -511,7 +511,8 @@ fn name_globs(
                 errors.parsed(
                     format_args!("{path}[{i}]"),
                     p,
-                    DriverGlob::parse(p).map_err(|e| e.replace("driver pattern", "pattern")),
+                    DriverGlob::parse(p)
+                        .map_err(|e| crate::words::replace(&e, "driver pattern", "pattern")),
                 )
             })
             .collect(),
@@ -635,7 +636,7 @@ fn repository_pattern(pattern: &str) -> Result<String, String> {
     if pattern.contains('@') || path.contains(':') {
         return Err("a repository has no tag or digest (set requireDigest for digests)".into());
     }
-    if pattern.contains("**") {
+    if crate::words::contains(pattern, "**") {
         return Err("'**' is not supported: '*' stays within one component".into());
     }
     let valid_domain = domain
@@ -873,8 +874,8 @@ fn parse_section<T: ReadJson>(
 /// under the profile's.
 fn relocate(compiled: SettingErrors, from: &str, to: &str, errors: &mut SettingErrors) {
     for message in compiled.into_vec() {
-        let message = message.replace(from, to);
-        let (at, reason) = message.split_once(": ").unwrap_or((to, &message));
+        let message = crate::words::replace(&message, from, to);
+        let (at, reason) = crate::words::split_once(&message, ": ").unwrap_or((to, &message));
         errors.add(at, reason);
     }
 }

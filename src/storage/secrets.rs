@@ -98,7 +98,7 @@ pub fn check(
 }
 
 fn refusal(field: SecretField, value: &str, settings: &SecretReferenceSettings) -> Option<String> {
-    if value.contains("${pvc.annotations") {
+    if crate::words::contains(value, "${pvc.annotations") {
         return (!settings.allow_pvc_annotation_templates).then(|| {
             "a PVC annotation template lets the PVC author choose the Secret \
              (allowPvcAnnotationTemplates is off)"
@@ -113,7 +113,7 @@ fn refusal(field: SecretField, value: &str, settings: &SecretReferenceSettings) 
             "${pvc.namespace} is not allowed (allowPvcNamespaceTemplate is off)".to_string()
         });
     }
-    if value.contains("${") {
+    if crate::words::contains(value, "${") {
         return Some("only the ${pvc.namespace} template may name a secret namespace".to_string());
     }
     let allowed = settings.allowed_namespaces.as_ref()?;

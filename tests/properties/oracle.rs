@@ -628,6 +628,15 @@ pub fn check_order_free(case: &Case, g: &mut Gen) -> Outcome {
 // ---------------------------------------------------------------------------
 // Reference semantics of an accepted object.
 
+/// `hostPaths.forbidden` as the settings say it, or the default list when
+/// they leave it out.
+fn forbidden_or_default(forbidden: &Option<Vec<String>>) -> Vec<&str> {
+    match forbidden {
+        Some(list) => list.iter().map(String::as_str).collect(),
+        None => DEFAULT_FORBIDDEN_HOST_PATHS.to_vec(),
+    }
+}
+
 /// Segments of an absolute path, `None` when relative, empty or with `..`.
 pub fn ref_segments(path: &str) -> Option<Vec<&str>> {
     if !path.starts_with('/') {
@@ -773,17 +782,14 @@ pub fn check_accepted_daemon_set(settings: &Settings, object: &Value) -> Outcome
         .iter()
         .filter_map(|a| Some((ref_segments(&a.path_prefix)?, a)))
         .collect();
-    let forbidden: Vec<Vec<&str>> = ds
-        .host_paths
-        .forbidden
+    let forbidden_list = forbidden_or_default(&ds.host_paths.forbidden);
+    let forbidden: Vec<Vec<&str>> = forbidden_list
         .iter()
         .filter_map(|f| ref_segments(f))
         .collect();
-    let default_forbidden = ds
-        .host_paths
-        .forbidden
+    let default_forbidden = forbidden_list
         .iter()
-        .map(String::as_str)
+        .copied()
         .eq(DEFAULT_FORBIDDEN_HOST_PATHS.iter().copied());
     let volumes = list_field(pod, "volumes", "pod spec")?;
     // Mounts refer to volumes by name: a name used twice cannot be judged.
@@ -1134,11 +1140,9 @@ pub fn check_accepted_persistent_volume(
         .and_then(Value::as_object)
         .ok_or("accepted a PersistentVolume without a readable spec")?;
     let pv = &settings.persistent_volumes;
-    let forbidden: Vec<Vec<&str>> = pv
-        .host_paths
-        .forbidden
-        .iter()
-        .filter_map(|f| ref_segments(f))
+    let forbidden: Vec<Vec<&str>> = forbidden_or_default(&pv.host_paths.forbidden)
+        .into_iter()
+        .filter_map(ref_segments)
         .collect();
     let account = username
         .strip_prefix("system:serviceaccount:")
