@@ -26,7 +26,7 @@ pub fn validate_settings(exemptions: &Exemptions, errors: &mut SettingErrors) {
     ];
     for (list, entries) in lists {
         for (i, entry) in entries.iter().enumerate() {
-            if entry.trim().is_empty() {
+            if crate::words::trim(entry).is_empty() {
                 errors.add(format!("exemptions.{list}[{i}]"), "empty entry");
             }
         }

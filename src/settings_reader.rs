@@ -458,10 +458,13 @@ impl<'a> Reader<'a> {
                 .map(Cow::Owned)
                 .map_err(|e| self.error(e.to_string()))
         } else {
-            self.text
-                .get(start + 1..end)
-                .map(Cow::Borrowed)
-                .ok_or_else(|| self.error("invalid unicode in a string"))
+            // SAFETY: `start` and `end` hold quotes, ASCII bytes of the
+            // UTF-8 `text`, so `start + 1` and `end` are character
+            // boundaries and `start < end`. (`get` tested both boundaries
+            // again: about 60 instructions a string.)
+            Ok(Cow::Borrowed(unsafe {
+                self.text.get_unchecked(start + 1..end)
+            }))
         }
     }
 

@@ -72,7 +72,7 @@ fn check_string_rule(
 fn check_mount_option_rules(rules: &MountOptionRules, errors: &mut SettingErrors) {
     let base = "storageClasses.mountOptions";
     for (i, o) in rules.allowed.iter().flatten().enumerate() {
-        if o.trim().is_empty() {
+        if crate::words::trim(o).is_empty() {
             errors.add(format!("{base}.allowed[{i}]"), "empty mount option");
         }
         if rules.forbidden.iter().any(|f| normalize(f) == normalize(o)) {
@@ -83,7 +83,7 @@ fn check_mount_option_rules(rules: &MountOptionRules, errors: &mut SettingErrors
         }
     }
     for (i, o) in rules.forbidden.iter().enumerate() {
-        if o.trim().is_empty() {
+        if crate::words::trim(o).is_empty() {
             errors.add(format!("{base}.forbidden[{i}]"), "empty mount option");
         }
     }
@@ -271,7 +271,7 @@ fn check_expansion(
 /// Option text and option name (before `=`), both normalised.
 fn option_parts(option: &str) -> (String, String) {
     let text = normalize(option);
-    let name = text.split('=').next().unwrap_or("").trim().to_string();
+    let name = crate::words::trim(text.split('=').next().unwrap_or("")).to_string();
     (text, name)
 }
 
@@ -302,14 +302,16 @@ fn forbidden_match(entry: &str, text: &str, name: &str) -> Option<&'static str> 
     }
     let entry = normalize(entry);
     let (entry_name, entry_value) = entry.split_once('=')?;
-    if entry_name.trim() != name {
+    if crate::words::trim(entry_name) != name {
         return None;
     }
-    let wanted = numeric_readings(entry_value.trim());
+    let wanted = numeric_readings(crate::words::trim(entry_value));
     if wanted.is_empty() {
         return None;
     }
-    let value = text.split_once('=').map_or("", |(_, v)| v.trim());
+    let value = text
+        .split_once('=')
+        .map_or("", |(_, v)| crate::words::trim(v));
     let readings = numeric_readings(value);
     if readings.iter().any(|n| wanted.contains(n)) {
         return Some(" (the same number)");

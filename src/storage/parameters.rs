@@ -39,7 +39,7 @@ use crate::settings_errors::SettingErrors;
 use crate::violation::{Findings, Violation, render_str};
 
 pub fn normalize(text: &str) -> String {
-    text.trim().to_ascii_lowercase()
+    crate::words::trim(text).to_ascii_lowercase()
 }
 
 /// Where a map is judged: the field path of its keys, the rule id its
@@ -89,7 +89,7 @@ impl KeyRules {
             .chain(forbidden.iter().map(|k| ("forbidden", k)))
             .chain(allowed_values.keys().map(|k| ("allowedValues", k)));
         for (section, key) in keys {
-            if key.trim().is_empty() {
+            if crate::words::trim(key).is_empty() {
                 errors.add(format!("{path}.{section}"), "empty parameter key");
             } else if !key.is_ascii() {
                 errors.add(
