@@ -320,12 +320,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.json.get(self.pos) {
             self.pos += 1;
         }
     }
 
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         self.skip_whitespace();
         self.json.get(self.pos).copied()
