@@ -58,7 +58,14 @@ pub fn matching(exemptions: &Exemptions, who: &Requester<'_>) -> Option<String> 
             .position(|e| hit(e))
             .map(|i| format!("exemptions.{list}[{i}] ({})", entries[i]))
     };
-    let qualified = format!("{}/{}", who.namespace, who.name);
+    // `namespace/name`, compared in place: formatting it cost every
+    // request about 1.5 K instructions (and, in a fresh instance, the
+    // formatter's first indirect calls).
+    let is_qualified = |e: &str| {
+        e.strip_prefix(who.namespace)
+            .and_then(|rest| rest.strip_prefix('/'))
+            == Some(who.name)
+    };
     let namespaced = who.namespaced;
     found("namespaces", &exemptions.namespaces, &|e| {
         namespaced && e == who.namespace
@@ -67,7 +74,7 @@ pub fn matching(exemptions: &Exemptions, who: &Requester<'_>) -> Option<String> 
         found("names", &exemptions.names, &|e| {
             !who.name.is_empty()
                 && if namespaced {
-                    e == qualified
+                    is_qualified(e)
                 } else {
                     e == who.name
                 }
