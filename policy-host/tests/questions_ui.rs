@@ -16,7 +16,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use daemonset_csi_policy::policy::parse_settings;
-use daemonset_csi_policy::settings::Settings;
+use daemonset_csi_policy::settings::{DEFAULT_FORBIDDEN_HOST_PATHS, Settings};
 use serde_json::{Map, Value, json};
 
 const PROBE: &str = "zz_probe";
@@ -340,6 +340,28 @@ fn set_path(root: &mut Value, dotted: &str, value: Value) {
     }
 }
 
+/// The settings with the forbidden host path lists they leave out (`None`)
+/// spelled as the default list they stand for: a form always sends a list.
+fn with_default_lists(mut settings: Settings) -> Settings {
+    let default = || {
+        Some(
+            DEFAULT_FORBIDDEN_HOST_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        )
+    };
+    for list in [
+        &mut settings.daemon_sets.host_paths.forbidden,
+        &mut settings.persistent_volumes.host_paths.forbidden,
+    ] {
+        if list.is_none() {
+            *list = default();
+        }
+    }
+    settings
+}
+
 /// Filling the form with its defaults yields exactly the policy's defaults.
 #[test]
 fn the_form_defaults_are_the_policy_defaults() {
@@ -357,8 +379,8 @@ fn the_form_defaults_are_the_policy_defaults() {
     let parsed = parse_settings(&serde_json::to_vec(&settings).expect("json"))
         .unwrap_or_else(|e| panic!("the form's defaults are refused: {e}\n{settings:#}"));
     assert_eq!(
-        parsed,
-        Settings::default(),
+        with_default_lists(parsed),
+        with_default_lists(Settings::default()),
         "the form's defaults differ from the policy's: {settings:#}"
     );
     let verdict = daemonset_csi_policy::evaluate::validate_settings(
