@@ -15,7 +15,6 @@ pub mod json_path;
 pub mod json_splice;
 pub mod memcmp;
 pub mod memcopy;
-
 pub mod operation;
 pub mod paths;
 pub mod policy;
