@@ -617,12 +617,7 @@ fn judge(
     // driver rules for inline CSI volumes, the hostPath rules for hostPath
     // volumes (a debug container can only mount the Pod's volumes).
     let pod_spec = match target {
-        // `get`s, not `Value::pointer`: its `~1` unescaping links core's
-        // two-way substring searcher (about 2 KB of module).
-        Target::DaemonSet => request
-            .object
-            .get("spec")
-            .and_then(|s| s.get("template")?.get("spec")),
+        Target::DaemonSet => request.object.as_object().and_then(template_spec),
         Target::EphemeralContainers => request.object.get("spec"),
         _ => None,
     };
@@ -886,6 +881,8 @@ fn judged_fields_unchanged(
     }
 }
 
+/// `spec.template.spec`, by `get`s: `Value::pointer`'s `~1` unescaping
+/// links core's two-way substring searcher (about 2 KB of module).
 fn template_spec(object: &Map<String, Value>) -> Option<&Value> {
     object.get("spec")?.get("template")?.get("spec")
 }

@@ -376,6 +376,15 @@ read_struct!(HostPathSettings, "HostPathSettings", {
     mutate: "mutate",
 });
 
+/// [`DEFAULT_FORBIDDEN_HOST_PATHS`] as the list an absent `forbidden`
+/// stands for.
+pub fn default_forbidden_host_paths() -> Vec<String> {
+    DEFAULT_FORBIDDEN_HOST_PATHS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 pub const DEFAULT_FORBIDDEN_HOST_PATHS: &[&str] = &[
     "/run/containerd",
     "/var/run/containerd",

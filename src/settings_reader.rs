@@ -65,9 +65,11 @@ pub struct Reader<'a> {
     /// profile body read on its own).
     prefix: &'a str,
     path: Vec<Segment<'a>>,
-    /// Struct fields passed over by their brackets instead of read (they
-    /// keep their defaults): parts of a section the request's kind does
-    /// not use (`policy::read_csi_drivers`).
+    /// Fields of the next struct read passed over by their brackets instead
+    /// of read (they keep their defaults): parts of a section the request's
+    /// kind does not use (`policy::read_csi_drivers`). That struct takes
+    /// the list (`object_at`), so a struct inside it with a field of the
+    /// same name is read.
     passed_over: &'static [&'static str],
 }
 
@@ -280,7 +282,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads `read` with the struct fields named in `fields` passed over.
+    /// Reads `read` with the fields named in `fields` of the struct it
+    /// reads passed over (not those of the structs inside it).
     pub fn passing_over<T>(
         &mut self,
         fields: &'static [&'static str],
@@ -584,6 +587,7 @@ impl<'a> Reader<'a> {
             return Err(self.invalid_type(&format!("struct {name}")));
         }
         let mut seen = 0u64;
+        let passed_over = std::mem::take(&mut self.passed_over);
         // The key is in the path already (an unknown one too, as serde's
         // located error named it).
         self.map(&mut |r, key| {
@@ -595,7 +599,7 @@ impl<'a> Reader<'a> {
                 return Err(r.error(format!("duplicate field `{}`", fields[index])));
             }
             seen |= bit;
-            if !r.passed_over.is_empty() && r.passed_over.contains(&fields[index]) {
+            if !passed_over.is_empty() && passed_over.contains(&fields[index]) {
                 return r.skip().map(drop);
             }
             field(r, index)
@@ -793,6 +797,25 @@ mod tests {
 
     fn error(json: &str) -> String {
         read(json).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    /// The passed-over fields are the read struct's own: a struct inside
+    /// it with a field of the same name reads that field.
+    #[test]
+    fn fields_passed_over_are_the_outer_structs_only() {
+        #[derive(Default, Debug, PartialEq)]
+        struct Wrapper {
+            inner: Inner,
+            types: Vec<String>,
+        }
+        read_struct!(Wrapper, "Wrapper", { inner: "inner", types: "types" });
+        let text = r#"{"inner": {"pathPrefix": "/x", "types": ["File"]}, "types": ["a"]}"#;
+        let mut reader = Reader::new(text, "");
+        let read: Wrapper = reader.passing_over(&["types"], ReadJson::read).unwrap();
+        assert_eq!(read.types, Vec::<String>::new());
+        assert_eq!(read.inner.types, Some(vec!["File".to_string()]));
+        assert_eq!(read.inner.path_prefix, "/x");
+        assert!(reader.passed_over.is_empty(), "the list outlived the read");
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use daemonset_csi_policy::policy::parse_settings;
-use daemonset_csi_policy::settings::{DEFAULT_FORBIDDEN_HOST_PATHS, Settings};
+use daemonset_csi_policy::settings::{Settings, default_forbidden_host_paths};
 use serde_json::{Map, Value, json};
 
 const PROBE: &str = "zz_probe";
@@ -343,20 +343,12 @@ fn set_path(root: &mut Value, dotted: &str, value: Value) {
 /// The settings with the forbidden host path lists they leave out (`None`)
 /// spelled as the default list they stand for: a form always sends a list.
 fn with_default_lists(mut settings: Settings) -> Settings {
-    let default = || {
-        Some(
-            DEFAULT_FORBIDDEN_HOST_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect(),
-        )
-    };
     for list in [
         &mut settings.daemon_sets.host_paths.forbidden,
         &mut settings.persistent_volumes.host_paths.forbidden,
     ] {
         if list.is_none() {
-            *list = default();
+            *list = Some(default_forbidden_host_paths());
         }
     }
     settings

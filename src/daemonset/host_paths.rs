@@ -82,12 +82,7 @@ impl HostPathRules {
     ) -> Self {
         let forbidden: Vec<String> = settings
             .forbidden
-            .unwrap_or_else(|| {
-                crate::settings::DEFAULT_FORBIDDEN_HOST_PATHS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
-            })
+            .unwrap_or_else(crate::settings::default_forbidden_host_paths)
             .into_iter()
             .enumerate()
             .filter_map(|(i, mut p)| {
